@@ -1,0 +1,1187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-ccm-mirror: the "ccm-mirror" target and the module's init/exit.
+ *
+ * ccm-mirror serves all I/O from a primary device while it copies the
+ * primary, region by region, onto a secondary device in the background:
+ *
+ * - reads go to the primary; once a region is in sync, a primary read error
+ *   on it is retried on the secondary;
+ * - writes to a region that is not copied yet go to the primary only (the
+ *   copy picks them up), writes to a region in sync go to both legs and
+ *   complete when both have, writes to a region being copied are held until
+ *   that copy ends.  dm core splits every bio at region boundaries
+ *   (max_io_len = region size), so a bio touches exactly one region and the
+ *   exclusion between user writes and copies is by region overlap;
+ * - a copy never starts on a region with writes in flight (per-region-hash
+ *   counters), so a copy can never read the primary while a write to the
+ *   same region is still landing there;
+ * - when every region is copied and a flush of the secondary has
+ *   completed, the mirror is "ready";
+ * - a secondary write or flush error fails the mirror: copying stops, user
+ *   I/O keeps going to the primary only and succeeds, an event is raised.
+ *
+ * Locking:
+ * - mc->lock (spinlock, irq-safe: taken from bio completion) protects the
+ *   region bitmaps in_sync/copying/failed_once, nr_in_sync, cursor,
+ *   inflight, the deferred and retries bio lists, the leg health characters
+ *   and the measured copy rate.
+ * - mc->flags are atomic bitops, read without the lock.
+ * - The token bucket (tb_*) belongs to the copier, copy_work, which never
+ *   runs concurrently with itself.
+ * - busy[] and the error counters are atomics.
+ *
+ * Contexts: map() runs in the submitter's context and never sleeps (clone
+ * allocation is GFP_NOWAIT; on failure the bio is deferred to bio_work).
+ * end_io() and secondary_endio() may run in interrupt context.
+ * copy_complete() runs in kcopyd's thread.  Everything that sleeps runs on
+ * mc->wq: the copier (copy_work), deferred/retried bios (bio_work) and
+ * dm_table_event() (event_work).
+ */
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/jiffies.h>
+#include <linux/log2.h>
+#include <linux/mempool.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dm-ccm-mirror-compat.h"
+#include "dm-ccm-mirror-crypt.h"
+
+#define DM_MSG_PREFIX "ccm-mirror"
+
+#define MIN_REGION_SECTORS	8		/* 4 KiB */
+#define MAX_REGION_SECTORS	BIT(21)		/* 1 GiB */
+#define DEFAULT_PARALLEL	4
+#define MAX_PARALLEL		64
+#define MAX_RATE_MIB		BIT(20)		/* 1 TiB/s: "no limit" */
+#define BUSY_BUCKETS		1024
+#define MAX_SCAN		256		/* candidates per pick */
+#define RETRY_DELAY		(HZ / 50)
+
+/* mc->flags */
+enum {
+	MC_PAUSED,	/* copying paused by message or start_paused */
+	MC_SUSPENDED,	/* between presuspend and resume */
+	MC_READY,	/* all regions copied and the secondary flushed */
+	MC_FAILED,	/* one-way: the secondary is abandoned */
+};
+
+/* Leg health, one character each in the status line (as dm-raid1). */
+#define HEALTH_ALIVE		'A'
+#define HEALTH_READ_ERR		'R'
+#define HEALTH_WRITE_ERR	'D'
+#define HEALTH_FLUSH_ERR	'F'
+
+/* Per-bio flags */
+#define PB_COUNTED	BIT(0)	/* holds a busy[] count */
+#define PB_SECONDARY	BIT(1)	/* flush sent to the secondary */
+#define PB_RETRIED	BIT(2)	/* read resubmitted to the secondary */
+
+struct ccm_mirror;
+
+struct mirror_pb {
+	struct ccm_mirror *mc;
+	unsigned long region;
+	unsigned int flags;
+	struct bvec_iter iter;		/* reads: to retry on the secondary */
+};
+
+/* One region copy in flight. */
+struct mirror_copy {
+	struct ccm_mirror *mc;
+	unsigned long region;
+	sector_t sectors;
+};
+
+struct ccm_mirror {
+	struct dm_target *ti;
+	struct dm_dev *primary;
+	struct dm_dev *secondary;
+
+	sector_t region_sectors;
+	unsigned int region_shift;
+	unsigned long nr_regions;
+	bool start_paused;
+
+	spinlock_t lock;		/* protects the fields up to flags */
+	unsigned long *in_sync;
+	unsigned long *copying;
+	unsigned long *failed_once;
+	unsigned long nr_in_sync;
+	unsigned long cursor;
+	unsigned int inflight;
+	struct bio_list deferred;
+	struct bio_list retries;
+	char primary_health;
+	char secondary_health;
+	unsigned long rate_stamp;
+	u64 rate_mark;
+	unsigned long rate_kib;
+
+	unsigned long flags;
+	atomic_t busy[BUSY_BUCKETS];
+
+	unsigned int rate_mib;		/* 0: unlimited; WRITE_ONCE by message */
+	unsigned int parallel;		/* WRITE_ONCE by message */
+	unsigned long tb_stamp;
+	u64 tb_tokens;
+	unsigned int tb_rate;
+
+	atomic64_t copied_bytes;
+	atomic_t primary_read_errors;
+	atomic_t primary_write_errors;
+	atomic_t secondary_read_errors;
+	atomic_t secondary_write_errors;
+
+	struct workqueue_struct *wq;
+	struct delayed_work copy_work;
+	struct work_struct bio_work;
+	struct work_struct event_work;
+	wait_queue_head_t inflight_wait;
+
+	struct dm_kcopyd_client *kc;
+	mempool_t copy_pool;
+	struct bio_set bs;
+};
+
+enum mirror_state {
+	MS_COPYING,
+	MS_PAUSED,
+	MS_READY,
+	MS_FAILED,
+};
+
+static const char * const state_names[] = {
+	[MS_COPYING] = "copying",
+	[MS_PAUSED] = "paused",
+	[MS_READY] = "ready",
+	[MS_FAILED] = "failed",
+};
+
+/* Any context. */
+static enum mirror_state mirror_state(struct ccm_mirror *mc)
+{
+	if (test_bit(MC_FAILED, &mc->flags))
+		return MS_FAILED;
+	if (test_bit(MC_READY, &mc->flags))
+		return MS_READY;
+	if (test_bit(MC_PAUSED, &mc->flags))
+		return MS_PAUSED;
+	return MS_COPYING;
+}
+
+static inline atomic_t *busy_bucket(struct ccm_mirror *mc,
+				    unsigned long region)
+{
+	return &mc->busy[region % BUSY_BUCKETS];
+}
+
+/* Any context: tell userspace (dmsetup wait) that something changed. */
+static void raise_event(struct ccm_mirror *mc)
+{
+	queue_work(mc->wq, &mc->event_work);
+}
+
+/* Any context: let the copier look for work now. */
+static void wake_copier(struct ccm_mirror *mc)
+{
+	mod_delayed_work(mc->wq, &mc->copy_work, 0);
+}
+
+static void event_work(struct work_struct *ws)
+{
+	struct ccm_mirror *mc = container_of(ws, struct ccm_mirror, event_work);
+
+	dm_table_event(mc->ti->table);
+}
+
+/*
+ * Any context.  One-way switch to the failed state: the secondary is no
+ * longer written, the copy stops, user I/O continues on the primary.
+ * @leg_health points at the health character of the leg to blame.
+ */
+static void mirror_fail(struct ccm_mirror *mc, char *leg_health, char why,
+			const char *msg)
+{
+	unsigned long flags;
+	bool first;
+
+	spin_lock_irqsave(&mc->lock, flags);
+	if (*leg_health == HEALTH_ALIVE)
+		*leg_health = why;
+	first = !test_and_set_bit(MC_FAILED, &mc->flags);
+	spin_unlock_irqrestore(&mc->lock, flags);
+
+	if (first) {
+		DMERR("%s: %s; mirror failed, I/O continues on the primary",
+		      dm_table_device_name(mc->ti->table), msg);
+		raise_event(mc);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * User I/O
+ * ---------------------------------------------------------------------
+ */
+
+/* Interrupt context: the secondary half of an in-sync write finished. */
+static void secondary_endio(struct bio *clone)
+{
+	struct bio *bio = clone->bi_private;
+	struct mirror_pb *pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
+	struct ccm_mirror *mc = pb->mc;
+
+	if (clone->bi_status) {
+		atomic_inc(&mc->secondary_write_errors);
+		mirror_fail(mc, &mc->secondary_health, HEALTH_WRITE_ERR,
+			    "secondary write error");
+	}
+	bio_put(clone);
+	/* Drops the count taken by bio_inc_remaining(). */
+	bio_endio(bio);
+}
+
+/*
+ * Map a write or discard (already offset to the device).  Returns
+ * DM_MAPIO_REMAPPED with @bio pointed at the primary (and, for a region in
+ * sync, a clone already submitted to the secondary), or DM_MAPIO_SUBMITTED
+ * when @bio was deferred to bio_work.
+ *
+ * Context: map() with GFP_NOWAIT, or bio_work with GFP_NOIO.
+ */
+static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
+{
+	struct mirror_pb *pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
+	sector_t last = bio_end_sector(bio) - (bio_sectors(bio) ? 1 : 0);
+	unsigned long r = pb->region;
+	unsigned long r_end = last >> mc->region_shift;
+	bool failed, fanout, lost = false;
+	unsigned long flags, i;
+	struct bio *clone;
+
+	spin_lock_irqsave(&mc->lock, flags);
+	failed = test_bit(MC_FAILED, &mc->flags);
+	if (!failed) {
+		for (i = r; i <= r_end; i++) {
+			if (test_bit(i, mc->copying)) {
+				bio_list_add(&mc->deferred, bio);
+				spin_unlock_irqrestore(&mc->lock, flags);
+				return DM_MAPIO_SUBMITTED;
+			}
+		}
+	}
+	atomic_inc(busy_bucket(mc, r));
+	pb->flags |= PB_COUNTED;
+
+	if (!failed && bio_op(bio) == REQ_OP_DISCARD) {
+		/*
+		 * The primary may now read back anything: recopy the
+		 * regions rather than let the secondary keep stale data.
+		 */
+		for (i = r; i <= r_end; i++) {
+			if (__test_and_clear_bit(i, mc->in_sync)) {
+				mc->nr_in_sync--;
+				lost = true;
+			}
+		}
+		if (lost && mc->cursor > r)
+			mc->cursor = r;
+	}
+	fanout = !failed && bio_op(bio) != REQ_OP_DISCARD &&
+		 test_bit(r, mc->in_sync);
+	spin_unlock_irqrestore(&mc->lock, flags);
+
+	if (lost) {
+		if (test_and_clear_bit(MC_READY, &mc->flags))
+			raise_event(mc);
+		wake_copier(mc);
+	}
+
+	if (fanout) {
+		clone = bio_alloc_clone(mc->secondary->bdev, bio, gfp, &mc->bs);
+		if (unlikely(!clone)) {
+			/* GFP_NOWAIT only: retry from process context. */
+			atomic_dec(busy_bucket(mc, r));
+			pb->flags &= ~PB_COUNTED;
+			spin_lock_irqsave(&mc->lock, flags);
+			bio_list_add(&mc->deferred, bio);
+			spin_unlock_irqrestore(&mc->lock, flags);
+			queue_work(mc->wq, &mc->bio_work);
+			return DM_MAPIO_SUBMITTED;
+		}
+		clone->bi_end_io = secondary_endio;
+		clone->bi_private = bio;
+		bio_inc_remaining(bio);
+		submit_bio_noacct(clone);
+	}
+
+	bio_set_dev(bio, mc->primary->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int ccm_mirror_map(struct dm_target *ti, struct bio *bio)
+{
+	struct ccm_mirror *mc = ti->private;
+	struct mirror_pb *pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
+
+	pb->mc = mc;
+	pb->flags = 0;
+
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		/* Empty flush: bio 0 to the primary, bio 1 to the secondary. */
+		if (dm_bio_get_target_bio_nr(bio) == 1 &&
+		    !test_bit(MC_FAILED, &mc->flags)) {
+			pb->flags |= PB_SECONDARY;
+			bio_set_dev(bio, mc->secondary->bdev);
+		} else {
+			bio_set_dev(bio, mc->primary->bdev);
+		}
+		return DM_MAPIO_REMAPPED;
+	}
+
+	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	pb->region = bio->bi_iter.bi_sector >> mc->region_shift;
+
+	if (bio_data_dir(bio) == READ) {
+		pb->iter = bio->bi_iter;
+		bio_set_dev(bio, mc->primary->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	return map_write(mc, bio, GFP_NOWAIT);
+}
+
+/* Interrupt context. */
+static int ccm_mirror_end_io(struct dm_target *ti, struct bio *bio,
+			     blk_status_t *error)
+{
+	struct ccm_mirror *mc = ti->private;
+	struct mirror_pb *pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
+	unsigned long flags;
+	bool retry;
+
+	if (pb->flags & PB_COUNTED) {
+		pb->flags &= ~PB_COUNTED;
+		atomic_dec(busy_bucket(mc, pb->region));
+	}
+
+	if (pb->flags & PB_SECONDARY) {
+		if (*error) {
+			atomic_inc(&mc->secondary_write_errors);
+			mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
+				    "secondary flush error");
+			*error = BLK_STS_OK;
+		}
+		return DM_ENDIO_DONE;
+	}
+
+	if (!*error || *error == BLK_STS_AGAIN || *error == BLK_STS_NOTSUPP)
+		return DM_ENDIO_DONE;
+
+	if (bio_data_dir(bio) == WRITE) {
+		atomic_inc(&mc->primary_write_errors);
+		spin_lock_irqsave(&mc->lock, flags);
+		mc->primary_health = HEALTH_WRITE_ERR;
+		spin_unlock_irqrestore(&mc->lock, flags);
+		return DM_ENDIO_DONE;
+	}
+
+	if (pb->flags & PB_RETRIED) {
+		atomic_inc(&mc->secondary_read_errors);
+		spin_lock_irqsave(&mc->lock, flags);
+		if (mc->secondary_health == HEALTH_ALIVE)
+			mc->secondary_health = HEALTH_READ_ERR;
+		spin_unlock_irqrestore(&mc->lock, flags);
+		return DM_ENDIO_DONE;
+	}
+
+	atomic_inc(&mc->primary_read_errors);
+	spin_lock_irqsave(&mc->lock, flags);
+	if (mc->primary_health == HEALTH_ALIVE)
+		mc->primary_health = HEALTH_READ_ERR;
+	retry = !test_bit(MC_FAILED, &mc->flags) &&
+		test_bit(pb->region, mc->in_sync);
+	if (retry) {
+		pb->flags |= PB_RETRIED;
+		bio_list_add(&mc->retries, bio);
+	}
+	spin_unlock_irqrestore(&mc->lock, flags);
+
+	if (!retry)
+		return DM_ENDIO_DONE;
+	queue_work(mc->wq, &mc->bio_work);
+	return DM_ENDIO_INCOMPLETE;
+}
+
+/* Workqueue: writes held by a copy or a failed allocation, read retries. */
+static void bio_work(struct work_struct *ws)
+{
+	struct ccm_mirror *mc = container_of(ws, struct ccm_mirror, bio_work);
+	struct bio_list deferred, retries;
+	struct mirror_pb *pb;
+	struct bio *bio;
+
+	spin_lock_irq(&mc->lock);
+	deferred = mc->deferred;
+	bio_list_init(&mc->deferred);
+	retries = mc->retries;
+	bio_list_init(&mc->retries);
+	spin_unlock_irq(&mc->lock);
+
+	while ((bio = bio_list_pop(&deferred))) {
+		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
+			submit_bio_noacct(bio);
+	}
+
+	while ((bio = bio_list_pop(&retries))) {
+		pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
+		bio->bi_iter = pb->iter;
+		bio->bi_status = BLK_STS_OK;
+		bio_set_dev(bio, mc->secondary->bdev);
+		submit_bio_noacct(bio);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Background copy
+ * ---------------------------------------------------------------------
+ */
+
+/* kcopyd thread: one region copy finished. */
+static void copy_complete(int read_err, unsigned long write_err, void *context)
+{
+	struct mirror_copy *copy = context;
+	struct ccm_mirror *mc = copy->mc;
+	unsigned long r = copy->region;
+	bool give_up = false, has_deferred;
+	unsigned long flags;
+
+	if (write_err) {
+		atomic_inc(&mc->secondary_write_errors);
+		mirror_fail(mc, &mc->secondary_health, HEALTH_WRITE_ERR,
+			    "secondary write error while copying");
+	} else if (read_err) {
+		atomic_inc(&mc->primary_read_errors);
+	}
+
+	spin_lock_irqsave(&mc->lock, flags);
+	__clear_bit(r, mc->copying);
+	if (!read_err && !write_err) {
+		if (!__test_and_set_bit(r, mc->in_sync))
+			mc->nr_in_sync++;
+		__clear_bit(r, mc->failed_once);
+	} else if (read_err && !write_err) {
+		if (mc->primary_health == HEALTH_ALIVE)
+			mc->primary_health = HEALTH_READ_ERR;
+		/* One more attempt, never an endless retry. */
+		give_up = __test_and_set_bit(r, mc->failed_once);
+	}
+	mc->inflight--;
+	has_deferred = !bio_list_empty(&mc->deferred);
+	spin_unlock_irqrestore(&mc->lock, flags);
+
+	if (!read_err && !write_err)
+		atomic64_add(to_bytes(copy->sectors), &mc->copied_bytes);
+	else if (give_up)
+		mirror_fail(mc, &mc->primary_health, HEALTH_READ_ERR,
+			    "primary read error while copying, region cannot be copied");
+	mempool_free(copy, &mc->copy_pool);
+
+	if (has_deferred)
+		queue_work(mc->wq, &mc->bio_work);
+	wake_copier(mc);
+	wake_up(&mc->inflight_wait);
+}
+
+/*
+ * Called with mc->lock held.  The next region to copy, or nr_regions if
+ * none can start now (*busy_skipped tells whether a region was passed
+ * over because writes to it are in flight).
+ */
+static unsigned long pick_region(struct ccm_mirror *mc, bool *busy_skipped)
+{
+	unsigned int scanned = 0;
+	bool wrapped = false;
+	unsigned long r;
+
+	while (scanned++ < MAX_SCAN) {
+		r = find_next_zero_bit(mc->in_sync, mc->nr_regions, mc->cursor);
+		if (r >= mc->nr_regions) {
+			if (wrapped)
+				break;
+			wrapped = true;
+			mc->cursor = 0;
+			continue;
+		}
+		mc->cursor = r + 1;
+		if (test_bit(r, mc->copying))
+			continue;
+		if (atomic_read(busy_bucket(mc, r))) {
+			*busy_skipped = true;
+			continue;
+		}
+		return r;
+	}
+	*busy_skipped = true;
+	return mc->nr_regions;
+}
+
+/*
+ * Copier only.  Token bucket for the rate limit: 0 if a region of @bytes
+ * may start now (and the tokens are taken), else the delay in jiffies.
+ */
+static unsigned long rate_delay(struct ccm_mirror *mc, u64 bytes)
+{
+	unsigned int rate = READ_ONCE(mc->rate_mib);
+	unsigned long now = jiffies;
+	u64 per_sec, cap;
+
+	if (!rate)
+		return 0;
+	per_sec = (u64)rate << 20;
+	cap = max_t(u64, bytes, per_sec / 4);
+	if (rate != mc->tb_rate) {
+		mc->tb_rate = rate;
+		mc->tb_stamp = now;
+		mc->tb_tokens = bytes;
+	}
+	mc->tb_tokens += div_u64(per_sec * (now - mc->tb_stamp), HZ);
+	mc->tb_stamp = now;
+	if (mc->tb_tokens > cap)
+		mc->tb_tokens = cap;
+	if (mc->tb_tokens >= bytes) {
+		mc->tb_tokens -= bytes;
+		return 0;
+	}
+	return max_t(unsigned long, 1,
+		     div64_u64((bytes - mc->tb_tokens) * HZ, per_sec));
+}
+
+static bool copier_stopped(struct ccm_mirror *mc)
+{
+	return test_bit(MC_FAILED, &mc->flags) ||
+	       test_bit(MC_PAUSED, &mc->flags) ||
+	       test_bit(MC_SUSPENDED, &mc->flags);
+}
+
+/* Copier: every region copied, nothing in flight. Flush, then ready. */
+static void finish_copy(struct ccm_mirror *mc)
+{
+	bool ready;
+	int r;
+
+	if (test_bit(MC_READY, &mc->flags))
+		return;
+	r = blkdev_issue_flush(mc->secondary->bdev);
+	if (r) {
+		atomic_inc(&mc->secondary_write_errors);
+		mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
+			    "secondary flush error");
+		return;
+	}
+	spin_lock_irq(&mc->lock);
+	ready = mc->nr_in_sync == mc->nr_regions &&
+		!test_bit(MC_FAILED, &mc->flags);
+	if (ready)
+		set_bit(MC_READY, &mc->flags);
+	spin_unlock_irq(&mc->lock);
+	if (ready) {
+		DMINFO("%s: secondary in sync and flushed: ready",
+		       dm_table_device_name(mc->ti->table));
+		raise_event(mc);
+	}
+}
+
+static void issue_copy(struct ccm_mirror *mc, unsigned long r)
+{
+	struct dm_io_region from, to;
+	struct mirror_copy *copy;
+	sector_t start = (sector_t)r << mc->region_shift;
+
+	copy = mempool_alloc(&mc->copy_pool, GFP_NOIO);
+	copy->mc = mc;
+	copy->region = r;
+	copy->sectors = min_t(sector_t, mc->region_sectors,
+			      mc->ti->len - start);
+
+	from.bdev = mc->primary->bdev;
+	from.sector = start;
+	from.count = copy->sectors;
+	to.bdev = mc->secondary->bdev;
+	to.sector = start;
+	to.count = copy->sectors;
+	dm_kcopyd_copy(mc->kc, &from, 1, &to, 0, copy_complete, copy);
+}
+
+/* Workqueue: keep up to mc->parallel region copies in flight. */
+static void copy_work(struct work_struct *ws)
+{
+	struct ccm_mirror *mc = container_of(to_delayed_work(ws),
+					     struct ccm_mirror, copy_work);
+	u64 region_bytes = to_bytes(mc->region_sectors);
+	bool busy_skipped, all_done;
+	unsigned long r, delay;
+
+	while (!copier_stopped(mc)) {
+		busy_skipped = false;
+		spin_lock_irq(&mc->lock);
+		if (mc->inflight >= READ_ONCE(mc->parallel)) {
+			spin_unlock_irq(&mc->lock);
+			return;
+		}
+		if (mc->nr_in_sync == mc->nr_regions) {
+			all_done = !mc->inflight;
+			spin_unlock_irq(&mc->lock);
+			if (all_done)
+				finish_copy(mc);
+			return;
+		}
+		delay = rate_delay(mc, region_bytes);
+		if (delay) {
+			spin_unlock_irq(&mc->lock);
+			queue_delayed_work(mc->wq, &mc->copy_work, delay);
+			return;
+		}
+		r = pick_region(mc, &busy_skipped);
+		if (r >= mc->nr_regions) {
+			/* Give back the tokens, look again shortly. */
+			mc->tb_tokens += region_bytes;
+			spin_unlock_irq(&mc->lock);
+			if (busy_skipped)
+				queue_delayed_work(mc->wq, &mc->copy_work,
+						   RETRY_DELAY);
+			return;
+		}
+		__set_bit(r, mc->copying);
+		mc->inflight++;
+		spin_unlock_irq(&mc->lock);
+
+		issue_copy(mc, r);
+	}
+}
+
+static bool copies_in_flight(struct ccm_mirror *mc)
+{
+	bool busy;
+
+	spin_lock_irq(&mc->lock);
+	busy = mc->inflight;
+	spin_unlock_irq(&mc->lock);
+	return busy;
+}
+
+/* ---------------------------------------------------------------------
+ * Constructor, destructor
+ * ---------------------------------------------------------------------
+ */
+
+static int parse_uint_arg(struct dm_arg_set *as, unsigned int min,
+			  unsigned int max, unsigned int *value, char **error,
+			  char *msg)
+{
+	const char *arg = dm_shift_arg(as);
+
+	if (!arg || kstrtouint(arg, 10, value) || *value < min ||
+	    *value > max) {
+		*error = msg;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_features(struct ccm_mirror *mc, struct dm_arg_set *as,
+			  char **error)
+{
+	static const struct dm_arg _args[] = {
+		{0, 5, "Invalid number of optional arguments"},
+	};
+	bool seen_rate = false, seen_parallel = false, seen_paused = false;
+	unsigned int argc;
+	const char *arg;
+	int r;
+
+	if (!as->argc)
+		return 0;
+	r = dm_read_arg_group(_args, as, &argc, error);
+	if (r)
+		return r;
+
+	while (argc) {
+		arg = dm_shift_arg(as);
+		argc--;
+		if (!strcasecmp(arg, "rate") && argc && !seen_rate) {
+			seen_rate = true;
+			argc--;
+			r = parse_uint_arg(as, 0, MAX_RATE_MIB, &mc->rate_mib,
+					   error, "Invalid rate (MiB/s)");
+		} else if (!strcasecmp(arg, "parallel") && argc &&
+			   !seen_parallel) {
+			seen_parallel = true;
+			argc--;
+			r = parse_uint_arg(as, 1, MAX_PARALLEL, &mc->parallel,
+					   error, "Invalid parallel (1-64)");
+		} else if (!strcasecmp(arg, "start_paused") && !seen_paused) {
+			seen_paused = true;
+			mc->start_paused = true;
+		} else if (!strcasecmp(arg, "rate") ||
+			   !strcasecmp(arg, "parallel") ||
+			   !strcasecmp(arg, "start_paused")) {
+			*error = (argc || !strcasecmp(arg, "start_paused")) ?
+				 "Repeated optional argument" :
+				 "Optional argument is missing its value";
+			r = -EINVAL;
+		} else {
+			*error = "Unknown optional argument";
+			r = -EINVAL;
+		}
+		if (r)
+			return r;
+	}
+	if (as->argc) {
+		*error = "Too many arguments";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_devices(struct ccm_mirror *mc, char **error)
+{
+	struct block_device *p = mc->primary->bdev, *s = mc->secondary->bdev;
+	unsigned int plbs = bdev_logical_block_size(p);
+	unsigned int slbs = bdev_logical_block_size(s);
+
+	if (p == s) {
+		*error = "Primary and secondary are the same device";
+		return -EINVAL;
+	}
+	if (bdev_nr_sectors(p) != bdev_nr_sectors(s)) {
+		*error = "Primary and secondary sizes differ";
+		return -EINVAL;
+	}
+	if (mc->ti->len > bdev_nr_sectors(p)) {
+		*error = "Target length exceeds the device size";
+		return -EINVAL;
+	}
+	if (plbs % slbs && slbs % plbs) {
+		*error = "Incompatible logical block sizes";
+		return -EINVAL;
+	}
+	if (bdev_read_only(s)) {
+		*error = "Secondary device is read-only";
+		return -EACCES;
+	}
+	if (mc->region_sectors < to_sector(max(plbs, slbs))) {
+		*error = "Region size smaller than the logical block size";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void ccm_mirror_free(struct ccm_mirror *mc)
+{
+	if (mc->kc)
+		dm_kcopyd_client_destroy(mc->kc);
+	if (mc->wq)
+		destroy_workqueue(mc->wq);
+	bioset_exit(&mc->bs);
+	mempool_exit(&mc->copy_pool);
+	kvfree(mc->in_sync);
+	kvfree(mc->copying);
+	kvfree(mc->failed_once);
+	if (mc->secondary)
+		dm_put_device(mc->ti, mc->secondary);
+	if (mc->primary)
+		dm_put_device(mc->ti, mc->primary);
+	kfree(mc);
+}
+
+static unsigned long *alloc_region_bitmap(unsigned long nr)
+{
+	return kvcalloc(BITS_TO_LONGS(nr), sizeof(unsigned long), GFP_KERNEL);
+}
+
+/*
+ * ccm-mirror <primary> <secondary> <region sectors>
+ *            [<#opt args> [rate <MiB/s>] [parallel <n>] [start_paused]]
+ */
+static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct ccm_mirror *mc;
+	unsigned int region;
+	int r, i;
+
+	if (argc < 3) {
+		ti->error = "Expected: <primary> <secondary> <region sectors> [<#opts> <opts>...]";
+		return -EINVAL;
+	}
+	if (!ccm_table_writable(ti)) {
+		ti->error = "ccm-mirror needs a read-write table";
+		return -EINVAL;
+	}
+
+	mc = kzalloc(sizeof(*mc), GFP_KERNEL);
+	if (!mc) {
+		ti->error = "Cannot allocate ccm-mirror context";
+		return -ENOMEM;
+	}
+	mc->ti = ti;
+	ti->private = mc;
+	mc->parallel = DEFAULT_PARALLEL;
+	mc->primary_health = HEALTH_ALIVE;
+	mc->secondary_health = HEALTH_ALIVE;
+	spin_lock_init(&mc->lock);
+	bio_list_init(&mc->deferred);
+	bio_list_init(&mc->retries);
+	init_waitqueue_head(&mc->inflight_wait);
+	INIT_DELAYED_WORK(&mc->copy_work, copy_work);
+	INIT_WORK(&mc->bio_work, bio_work);
+	INIT_WORK(&mc->event_work, event_work);
+	for (i = 0; i < BUSY_BUCKETS; i++)
+		atomic_set(&mc->busy[i], 0);
+	atomic64_set(&mc->copied_bytes, 0);
+
+	r = ccm_get_device(ti, dm_shift_arg(&as), &mc->primary);
+	if (r) {
+		ti->error = "Cannot open primary device";
+		goto bad;
+	}
+	r = ccm_get_device(ti, dm_shift_arg(&as), &mc->secondary);
+	if (r) {
+		ti->error = "Cannot open secondary device";
+		goto bad;
+	}
+
+	if (kstrtouint(dm_shift_arg(&as), 10, &region) ||
+	    !is_power_of_2(region) || region < MIN_REGION_SECTORS ||
+	    region > MAX_REGION_SECTORS) {
+		ti->error = "Invalid region size: a power of two from 8 to 2097152 sectors";
+		r = -EINVAL;
+		goto bad;
+	}
+	mc->region_sectors = region;
+	mc->region_shift = __ffs(region);
+
+	r = check_devices(mc, &ti->error);
+	if (r)
+		goto bad;
+
+	r = parse_features(mc, &as, &ti->error);
+	if (r)
+		goto bad;
+	if (mc->start_paused)
+		set_bit(MC_PAUSED, &mc->flags);
+
+	mc->nr_regions = dm_sector_div_up(ti->len, mc->region_sectors);
+	mc->in_sync = alloc_region_bitmap(mc->nr_regions);
+	mc->copying = alloc_region_bitmap(mc->nr_regions);
+	mc->failed_once = alloc_region_bitmap(mc->nr_regions);
+	if (!mc->in_sync || !mc->copying || !mc->failed_once) {
+		ti->error = "Cannot allocate region bitmaps";
+		r = -ENOMEM;
+		goto bad;
+	}
+
+	r = mempool_init_kmalloc_pool(&mc->copy_pool, MAX_PARALLEL,
+				      sizeof(struct mirror_copy));
+	if (r) {
+		ti->error = "Cannot allocate copy mempool";
+		goto bad;
+	}
+	r = bioset_init(&mc->bs, BIO_POOL_SIZE, 0, 0);
+	if (r) {
+		ti->error = "Cannot allocate bioset";
+		goto bad;
+	}
+	mc->wq = alloc_workqueue("ccm-mirror", WQ_MEM_RECLAIM, 0);
+	if (!mc->wq) {
+		ti->error = "Cannot allocate workqueue";
+		r = -ENOMEM;
+		goto bad;
+	}
+	mc->kc = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(mc->kc)) {
+		r = PTR_ERR(mc->kc);
+		mc->kc = NULL;
+		ti->error = "Cannot create kcopyd client";
+		goto bad;
+	}
+
+	r = dm_set_target_max_io_len(ti, mc->region_sectors);
+	if (r) {
+		ti->error = "Cannot set max I/O length";
+		goto bad;
+	}
+	ti->num_flush_bios = 2;
+	ti->flush_supported = true;
+	ti->num_discard_bios = 1;
+	ti->per_io_data_size = sizeof(struct mirror_pb);
+	return 0;
+
+bad:
+	ccm_mirror_free(mc);
+	ti->private = NULL;
+	return r;
+}
+
+static void ccm_mirror_dtr(struct dm_target *ti)
+{
+	struct ccm_mirror *mc = ti->private;
+
+	set_bit(MC_SUSPENDED, &mc->flags);
+	cancel_delayed_work_sync(&mc->copy_work);
+	/* Waits for every kcopyd job, callbacks included. */
+	dm_kcopyd_client_destroy(mc->kc);
+	mc->kc = NULL;
+	ccm_mirror_free(mc);
+}
+
+/* ---------------------------------------------------------------------
+ * Suspend, resume
+ * ---------------------------------------------------------------------
+ */
+
+/* Process context: stop copying and wait for the copies in flight. */
+static void ccm_mirror_presuspend(struct dm_target *ti)
+{
+	struct ccm_mirror *mc = ti->private;
+
+	set_bit(MC_SUSPENDED, &mc->flags);
+	cancel_delayed_work_sync(&mc->copy_work);
+	wait_event(mc->inflight_wait, !copies_in_flight(mc));
+	/* copy_complete() may have requeued the copier: stop it again. */
+	cancel_delayed_work_sync(&mc->copy_work);
+}
+
+static void ccm_mirror_postsuspend(struct dm_target *ti)
+{
+	struct ccm_mirror *mc = ti->private;
+
+	flush_workqueue(mc->wq);
+}
+
+static void ccm_mirror_resume(struct dm_target *ti)
+{
+	struct ccm_mirror *mc = ti->private;
+
+	clear_bit(MC_SUSPENDED, &mc->flags);
+	wake_copier(mc);
+}
+
+/* ---------------------------------------------------------------------
+ * Status, messages, limits
+ * ---------------------------------------------------------------------
+ */
+
+/* Average copy speed since the last sample at least a second ago. */
+static unsigned long sample_rate_kib(struct ccm_mirror *mc)
+{
+	u64 copied = atomic64_read(&mc->copied_bytes);
+	unsigned long now = jiffies, elapsed;
+
+	elapsed = now - mc->rate_stamp;
+	if (elapsed >= HZ || !mc->rate_stamp) {
+		if (mc->rate_stamp)
+			mc->rate_kib = div64_u64((copied - mc->rate_mark) * HZ,
+						 (u64)elapsed * 1024);
+		mc->rate_stamp = now;
+		mc->rate_mark = copied;
+	}
+	return mc->rate_kib;
+}
+
+static void emit_info(struct ccm_mirror *mc, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0, inflight;
+	unsigned long in_sync, rate;
+	char ph, sh;
+
+	spin_lock_irq(&mc->lock);
+	in_sync = mc->nr_in_sync;
+	inflight = mc->inflight;
+	ph = mc->primary_health;
+	sh = mc->secondary_health;
+	rate = sample_rate_kib(mc);
+	spin_unlock_irq(&mc->lock);
+
+	DMEMIT("plain %llu %lu/%lu %s %c%c %u %lu %u %u %d %d %d %d",
+	       (unsigned long long)mc->region_sectors, in_sync, mc->nr_regions,
+	       state_names[mirror_state(mc)], ph, sh, inflight, rate,
+	       READ_ONCE(mc->rate_mib), READ_ONCE(mc->parallel),
+	       atomic_read(&mc->primary_read_errors),
+	       atomic_read(&mc->primary_write_errors),
+	       atomic_read(&mc->secondary_read_errors),
+	       atomic_read(&mc->secondary_write_errors));
+}
+
+static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0, nr_opts = 0;
+	unsigned int rate = READ_ONCE(mc->rate_mib);
+	unsigned int parallel = READ_ONCE(mc->parallel);
+	bool paused = test_bit(MC_PAUSED, &mc->flags);
+
+	nr_opts += rate ? 2 : 0;
+	nr_opts += parallel != DEFAULT_PARALLEL ? 2 : 0;
+	nr_opts += paused ? 1 : 0;
+
+	DMEMIT("%s %s %llu", mc->primary->name, mc->secondary->name,
+	       (unsigned long long)mc->region_sectors);
+	if (!nr_opts)
+		return;
+	DMEMIT(" %u", nr_opts);
+	if (rate)
+		DMEMIT(" rate %u", rate);
+	if (parallel != DEFAULT_PARALLEL)
+		DMEMIT(" parallel %u", parallel);
+	if (paused)
+		DMEMIT(" start_paused");
+}
+
+static void ccm_mirror_status(struct dm_target *ti, status_type_t type,
+			      unsigned int status_flags, char *result,
+			      unsigned int maxlen)
+{
+	struct ccm_mirror *mc = ti->private;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		emit_info(mc, result, maxlen);
+		break;
+	case STATUSTYPE_TABLE:
+		emit_table(mc, result, maxlen);
+		break;
+	case STATUSTYPE_IMA:
+		DMEMIT("target_name=%s,target_version=%u.%u.%u,mode=plain,state=%s;",
+		       ti->type->name, ti->type->version[0],
+		       ti->type->version[1], ti->type->version[2],
+		       state_names[mirror_state(mc)]);
+		break;
+	}
+}
+
+static int ccm_mirror_message(struct dm_target *ti, unsigned int argc,
+			      char **argv, char *result, unsigned int maxlen)
+{
+	struct ccm_mirror *mc = ti->private;
+	unsigned int value;
+
+	if (argc == 1 && !strcasecmp(argv[0], "pause")) {
+		if (!test_and_set_bit(MC_PAUSED, &mc->flags))
+			raise_event(mc);
+		return 0;
+	}
+	if (argc == 1 && !strcasecmp(argv[0], "resume")) {
+		if (test_and_clear_bit(MC_PAUSED, &mc->flags))
+			raise_event(mc);
+		wake_copier(mc);
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[0], "rate")) {
+		if (kstrtouint(argv[1], 10, &value) || value > MAX_RATE_MIB) {
+			DMERR("Invalid rate: %s", argv[1]);
+			return -EINVAL;
+		}
+		WRITE_ONCE(mc->rate_mib, value);
+		wake_copier(mc);
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[0], "parallel")) {
+		if (kstrtouint(argv[1], 10, &value) || !value ||
+		    value > MAX_PARALLEL) {
+			DMERR("Invalid parallel (1-%u): %s", MAX_PARALLEL,
+			      argv[1]);
+			return -EINVAL;
+		}
+		WRITE_ONCE(mc->parallel, value);
+		wake_copier(mc);
+		return 0;
+	}
+	DMERR("Unsupported message: %s (expected pause, resume, rate <MiB/s> or parallel <n>)",
+	      argc ? argv[0] : "");
+	return -EINVAL;
+}
+
+static int ccm_mirror_iterate_devices(struct dm_target *ti,
+				      iterate_devices_callout_fn fn,
+				      void *data)
+{
+	struct ccm_mirror *mc = ti->private;
+	int r;
+
+	r = fn(ti, mc->primary, 0, ti->len, data);
+	if (!r)
+		r = fn(ti, mc->secondary, 0, ti->len, data);
+	return r;
+}
+
+static void ccm_mirror_io_hints(struct dm_target *ti,
+				struct queue_limits *limits)
+{
+	struct ccm_mirror *mc = ti->private;
+	unsigned int lbs = max(bdev_logical_block_size(mc->primary->bdev),
+			       bdev_logical_block_size(mc->secondary->bdev));
+
+	/* Every leg must accept every I/O: the larger block size wins. */
+	limits->logical_block_size = max(limits->logical_block_size, lbs);
+	limits->physical_block_size = max(limits->physical_block_size, lbs);
+	limits->io_min = max(limits->io_min, lbs);
+}
+
+static struct target_type ccm_mirror_target = {
+	.name = "ccm-mirror",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = ccm_mirror_ctr,
+	.dtr = ccm_mirror_dtr,
+	.map = ccm_mirror_map,
+	.end_io = ccm_mirror_end_io,
+	.presuspend = ccm_mirror_presuspend,
+	.presuspend_undo = ccm_mirror_resume,
+	.postsuspend = ccm_mirror_postsuspend,
+	.resume = ccm_mirror_resume,
+	.status = ccm_mirror_status,
+	.message = ccm_mirror_message,
+	.iterate_devices = ccm_mirror_iterate_devices,
+	.io_hints = ccm_mirror_io_hints,
+};
+
+static int __init dm_ccm_mirror_init(void)
+{
+	int r;
+
+	r = dm_register_target(&ccm_mirror_target);
+	if (r < 0) {
+		DMERR("register ccm-mirror failed %d", r);
+		return r;
+	}
+	r = dm_ccm_target_init();
+	if (r < 0) {
+		dm_unregister_target(&ccm_mirror_target);
+		return r;
+	}
+	return 0;
+}
+
+static void __exit dm_ccm_mirror_exit(void)
+{
+	dm_ccm_target_exit();
+	dm_unregister_target(&ccm_mirror_target);
+}
+
+module_init(dm_ccm_mirror_init);
+module_exit(dm_ccm_mirror_exit);
+
+MODULE_DESCRIPTION(DM_NAME " live mirror onto a plain or AES-CCM encrypted secondary");
+MODULE_AUTHOR("dm-ccm-mirror developers");
+MODULE_LICENSE("GPL");
