@@ -321,7 +321,7 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 		clone->bi_end_io = secondary_endio;
 		clone->bi_private = bio;
 		bio_inc_remaining(bio);
-		submit_bio_noacct(clone);
+		dm_submit_bio_remap(bio, clone);
 	}
 
 	bio_set_dev(bio, mc->primary->bdev);
@@ -439,7 +439,7 @@ static void bio_work(struct work_struct *ws)
 
 	while ((bio = bio_list_pop(&deferred))) {
 		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
-			submit_bio_noacct(bio);
+			dm_submit_bio_remap(bio, NULL);
 	}
 
 	while ((bio = bio_list_pop(&retries))) {
@@ -447,7 +447,7 @@ static void bio_work(struct work_struct *ws)
 		bio->bi_iter = pb->iter;
 		bio->bi_status = BLK_STS_OK;
 		bio_set_dev(bio, mc->secondary->bdev);
-		submit_bio_noacct(bio);
+		dm_submit_bio_remap(bio, NULL);
 	}
 }
 
@@ -775,6 +775,10 @@ static int check_devices(struct ccm_mirror *mc, char **error)
 		*error = "Incompatible logical block sizes";
 		return -EINVAL;
 	}
+	if (bdev_read_only(p)) {
+		*error = "Primary device is read-only";
+		return -EACCES;
+	}
 	if (bdev_read_only(s)) {
 		*error = "Secondary device is read-only";
 		return -EACCES;
@@ -852,12 +856,15 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	r = ccm_get_device(ti, dm_shift_arg(&as), &mc->primary);
 	if (r) {
-		ti->error = "Cannot open primary device";
+		/* Opening read-write fails with -EACCES on a read-only disk. */
+		ti->error = r == -EACCES ? "Primary device is read-only" :
+					   "Cannot open primary device";
 		goto bad;
 	}
 	r = ccm_get_device(ti, dm_shift_arg(&as), &mc->secondary);
 	if (r) {
-		ti->error = "Cannot open secondary device";
+		ti->error = r == -EACCES ? "Secondary device is read-only" :
+					   "Cannot open secondary device";
 		goto bad;
 	}
 

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers shared by the ccm-mirror selftests (sourced after lib.sh).
+#
+# Status INFO fields of ccm-mirror (see Documentation/dm-ccm-mirror.rst):
+#  1 mode  2 region sectors  3 copied/total  4 state  5 health (2 chars)
+#  6 copies in flight  7 copy KiB/s  8 rate limit MiB/s  9 parallel
+# 10 primary read errors  11 primary write errors
+# 12 secondary read errors  13 secondary write errors
+
+# mirror_table PRIMARY SECONDARY REGION [OPT...]: a full-size table line.
+mirror_table()
+{
+	local p=$1 s=$2 region=$3 sectors
+
+	shift 3
+	sectors=$(blockdev --getsz "$p")
+	if [ $# -gt 0 ]; then
+		echo "0 $sectors ccm-mirror $p $s $region $# $*"
+	else
+		echo "0 $sectors ccm-mirror $p $s $region"
+	fi
+}
+
+mirror_copied() { dm_field "$1" 3 | cut -d/ -f1; }
+mirror_total() { dm_field "$1" 3 | cut -d/ -f2; }
+mirror_state() { dm_field "$1" 4; }
+mirror_health() { dm_field "$1" 5; }
+mirror_inflight() { dm_field "$1" 6; }
+
+# Event counter of a dm device (dmsetup wait / dm_table_event()).
+dm_events()
+{
+	dmsetup info -c --noheadings -o events "$1" | tr -d ' '
+}
+
+wait_ready()
+{
+	wait_for_status "$1" " ready " "${2:-60}"
+}
+
+# kmsg_mark: print a marker into the kernel log and remember it, so that
+# kmsg_since_mark shows only what came after.
+kmsg_mark()
+{
+	KMSG_MARK="ccm-selftest-mark-$RANDOM$RANDOM"
+	echo "$KMSG_MARK" > /dev/kmsg
+}
+
+kmsg_since_mark()
+{
+	dmesg | sed -n "/$KMSG_MARK/,\$p" | tail -n +2
+}
+
+# expect_ctr_error DESC TABLE MESSAGE [dmsetup create flags]: the table
+# load must fail, the kernel must log MESSAGE, and no device may be left.
+expect_ctr_error()
+{
+	local desc=$1 table=$2 msg=$3 out
+
+	shift 3
+	kmsg_mark
+	if out=$(dmsetup create t-bad "$@" --table "$table" 2>&1); then
+		log "table was accepted: $table"
+		dmsetup remove t-bad > /dev/null 2>&1
+		ktap_test_fail "$desc"
+		return
+	fi
+	if ! kmsg_since_mark | grep -qF -- "ccm-mirror: $msg"; then
+		log "expected kernel message: ccm-mirror: $msg"
+		log "kernel said: $(kmsg_since_mark)"
+		log "dmsetup said: $out"
+		ktap_test_fail "$desc"
+		return
+	fi
+	if dmsetup info t-bad > /dev/null 2>&1; then
+		log "t-bad exists after a refused table"
+		dmsetup remove t-bad > /dev/null 2>&1
+		ktap_test_fail "$desc"
+		return
+	fi
+	ktap_test_pass "$desc"
+}
+
+# wait_for_events NAME OLD [TIMEOUT_S]: the event counter moved past OLD.
+wait_for_events()
+{
+	local i
+
+	for i in $(seq $((${3:-5} * 10))); do
+		[ "$(dm_events "$1")" -gt "$2" ] && return 0
+		sleep 0.1
+	done
+	log "no event on $1 (still $(dm_events "$1"))"
+	return 1
+}
