@@ -8,6 +8,8 @@
 #define DM_CCM_MIRROR_COMPAT_H
 
 #include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/ioprio.h>
 
 /*
  * 6.5 replaced fmode_t by blk_mode_t (BLK_OPEN_*) for block device opens,
@@ -30,6 +32,17 @@ static inline int ccm_get_device(struct dm_target *ti, const char *path,
 				 struct dm_dev **result)
 {
 	return dm_get_device(ti, path, dm_table_get_mode(ti->table), result);
+}
+
+/*
+ * Synchronous dm_io() with the default priority.  dm_io() gained its ioprio
+ * argument in 6.9; Debian's 6.1.y has it backported, so both supported
+ * kernels take it.  Process context.
+ */
+static inline int ccm_dm_io(struct dm_io_request *req, unsigned int n,
+			    struct dm_io_region *where)
+{
+	return dm_io(req, n, where, NULL, IOPRIO_DEFAULT);
 }
 
 #endif /* DM_CCM_MIRROR_COMPAT_H */

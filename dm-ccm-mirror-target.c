@@ -55,6 +55,7 @@
 
 #include "dm-ccm-mirror-compat.h"
 #include "dm-ccm-mirror-crypt.h"
+#include "dm-ccm-mirror-metadata.h"
 
 #define DM_MSG_PREFIX "ccm-mirror"
 
@@ -66,6 +67,7 @@
 #define BUSY_BUCKETS		1024
 #define MAX_SCAN		256		/* candidates per pick */
 #define RETRY_DELAY		(HZ / 50)
+#define COMMIT_PERIOD		HZ
 
 /* mc->flags */
 enum {
@@ -73,6 +75,7 @@ enum {
 	MC_SUSPENDED,	/* between presuspend and resume */
 	MC_READY,	/* all regions copied and the secondary flushed */
 	MC_FAILED,	/* one-way: the secondary is abandoned */
+	MC_LOADED,	/* persistent copy state loaded (first preresume) */
 };
 
 /* Leg health, one character each in the status line (as dm-raid1). */
@@ -112,8 +115,25 @@ struct ccm_mirror {
 	unsigned long nr_regions;
 	bool start_paused;
 
+	/* Persistent copy state (NULL metadev and !persistent: in memory). */
+	bool persistent;
+	bool overwrite;
+	u64 primary_id;
+	struct dm_dev *metadev;
+	struct ccm_meta meta;
+	unsigned long nr_carried;
+	unsigned long *commit_copied;	/* commit_work's scratch */
+	unsigned long *commit_dirty;
+	unsigned long *commit_want;
+
 	spinlock_t lock;		/* protects the fields up to flags */
+	/* in_sync: copied (in memory); the rest: persistent mode only */
 	unsigned long *in_sync;
+	unsigned long *copied_ondisk;	/* "copied" as last committed */
+	unsigned long *dirty_ondisk;	/* "dirty" committed, still wanted */
+	unsigned long *dirty_want;	/* writes wait for these to commit */
+	struct bio_list meta_wait;	/* writes waiting for dirty_want */
+	struct bio_list flush_wait;	/* user flushes waiting for a commit */
 	unsigned long *copying;
 	unsigned long *failed_once;
 	unsigned long nr_in_sync;
@@ -146,6 +166,7 @@ struct ccm_mirror {
 	struct delayed_work copy_work;
 	struct work_struct bio_work;
 	struct work_struct event_work;
+	struct delayed_work commit_work;
 	wait_queue_head_t inflight_wait;
 
 	struct dm_kcopyd_client *kc;
@@ -254,50 +275,66 @@ static void secondary_endio(struct bio *clone)
  * Map a write or discard (already offset to the device).  Returns
  * DM_MAPIO_REMAPPED with @bio pointed at the primary (and, for a region in
  * sync, a clone already submitted to the secondary), or DM_MAPIO_SUBMITTED
- * when @bio was deferred to bio_work.
+ * when @bio was held: by a copy of its region, until its region is
+ * committed dirty, or after a failed GFP_NOWAIT allocation.
  *
- * Context: map() with GFP_NOWAIT, or bio_work with GFP_NOIO.
+ * Context: map() with GFP_NOWAIT, or bio_work/commit_work with GFP_NOIO.
  */
 static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 {
 	struct mirror_pb *pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
 	sector_t last = bio_end_sector(bio) - (bio_sectors(bio) ? 1 : 0);
+	bool discard = bio_op(bio) == REQ_OP_DISCARD;
 	unsigned long r = pb->region;
 	unsigned long r_end = last >> mc->region_shift;
-	bool failed, fanout, lost = false;
+	bool failed, fanout, lost = false, want_dirty = false;
 	unsigned long flags, i;
 	struct bio *clone;
 
 	spin_lock_irqsave(&mc->lock, flags);
 	failed = test_bit(MC_FAILED, &mc->flags);
-	if (!failed) {
-		for (i = r; i <= r_end; i++) {
-			if (test_bit(i, mc->copying)) {
-				bio_list_add(&mc->deferred, bio);
-				spin_unlock_irqrestore(&mc->lock, flags);
-				return DM_MAPIO_SUBMITTED;
-			}
+	for (i = r; !failed && i <= r_end; i++) {
+		if (test_bit(i, mc->copying)) {
+			bio_list_add(&mc->deferred, bio);
+			spin_unlock_irqrestore(&mc->lock, flags);
+			return DM_MAPIO_SUBMITTED;
 		}
+		/*
+		 * Persistent: a region committed as copied is committed
+		 * dirty before a write or discard may change either leg.
+		 */
+		if (mc->persistent && test_bit(i, mc->copied_ondisk) &&
+		    !test_bit(i, mc->dirty_ondisk)) {
+			__set_bit(i, mc->dirty_want);
+			want_dirty = true;
+		}
+	}
+	if (want_dirty) {
+		bio_list_add(&mc->meta_wait, bio);
+		spin_unlock_irqrestore(&mc->lock, flags);
+		mod_delayed_work(mc->wq, &mc->commit_work, 0);
+		return DM_MAPIO_SUBMITTED;
 	}
 	atomic_inc(busy_bucket(mc, r));
 	pb->flags |= PB_COUNTED;
 
-	if (!failed && bio_op(bio) == REQ_OP_DISCARD) {
+	if (!failed && discard) {
 		/*
-		 * The primary may now read back anything: recopy the
-		 * regions rather than let the secondary keep stale data.
+		 * The primary may now read back anything: copy the regions
+		 * again rather than let the secondary keep stale data.
 		 */
 		for (i = r; i <= r_end; i++) {
 			if (__test_and_clear_bit(i, mc->in_sync)) {
 				mc->nr_in_sync--;
 				lost = true;
 			}
+			if (mc->persistent)
+				__clear_bit(i, mc->copied_ondisk);
 		}
 		if (lost && mc->cursor > r)
 			mc->cursor = r;
 	}
-	fanout = !failed && bio_op(bio) != REQ_OP_DISCARD &&
-		 test_bit(r, mc->in_sync);
+	fanout = !failed && !discard && test_bit(r, mc->in_sync);
 	spin_unlock_irqrestore(&mc->lock, flags);
 
 	if (lost) {
@@ -305,6 +342,8 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 			raise_event(mc);
 		wake_copier(mc);
 	}
+	if (mc->persistent && (bio->bi_opf & REQ_FUA))
+		mod_delayed_work(mc->wq, &mc->commit_work, 0);
 
 	if (fanout) {
 		clone = bio_alloc_clone(mc->secondary->bdev, bio, gfp, &mc->bs);
@@ -337,6 +376,14 @@ static int ccm_mirror_map(struct dm_target *ti, struct bio *bio)
 	pb->flags = 0;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
+		if (mc->persistent && !test_bit(MC_FAILED, &mc->flags)) {
+			/* A commit flushes both legs, then the copy state. */
+			spin_lock_irq(&mc->lock);
+			bio_list_add(&mc->flush_wait, bio);
+			spin_unlock_irq(&mc->lock);
+			mod_delayed_work(mc->wq, &mc->commit_work, 0);
+			return DM_MAPIO_SUBMITTED;
+		}
 		/* Empty flush: bio 0 to the primary, bio 1 to the secondary. */
 		if (dm_bio_get_target_bio_nr(bio) == 1 &&
 		    !test_bit(MC_FAILED, &mc->flags)) {
@@ -498,6 +545,8 @@ static void copy_complete(int read_err, unsigned long write_err, void *context)
 
 	if (has_deferred)
 		queue_work(mc->wq, &mc->bio_work);
+	if (mc->persistent)
+		queue_delayed_work(mc->wq, &mc->commit_work, COMMIT_PERIOD);
 	wake_copier(mc);
 	wake_up(&mc->inflight_wait);
 }
@@ -581,6 +630,11 @@ static void finish_copy(struct ccm_mirror *mc)
 
 	if (test_bit(MC_READY, &mc->flags))
 		return;
+	if (mc->persistent) {
+		/* The commit flushes the legs and sets ready. */
+		mod_delayed_work(mc->wq, &mc->commit_work, 0);
+		return;
+	}
 	r = blkdev_issue_flush(mc->secondary->bdev);
 	if (r) {
 		atomic_inc(&mc->secondary_write_errors);
@@ -680,33 +734,196 @@ static bool copies_in_flight(struct ccm_mirror *mc)
 }
 
 /* ---------------------------------------------------------------------
+ * Persistent copy state
+ * ---------------------------------------------------------------------
+ */
+
+/* Process context: flush a leg, 0 or -errno. */
+static int flush_leg(struct dm_dev *dev)
+{
+	return blkdev_issue_flush(dev->bdev);
+}
+
+/* Fail or complete the user flushes a commit was for. */
+static void end_flushes(struct bio_list *flushes, blk_status_t status)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(flushes))) {
+		bio->bi_status = status;
+		bio_endio(bio);
+	}
+}
+
+/*
+ * Workqueue (commit_work, never concurrent with itself), or postsuspend
+ * with commit_work cancelled.  One commit:
+ *  a. promote regions copied since the last commit (without writes in
+ *     flight) to "copied", drop "dirty" from regions without writes in
+ *     flight, take the user flushes waiting;
+ *  b. flush both legs: everything those bits describe is durable;
+ *  c. write the slot with the regions that writes wait for marked dirty;
+ *  d. release those writes, complete the flushes, maybe become ready.
+ */
+static void do_commit(struct ccm_mirror *mc)
+{
+	struct bio_list flushes = BIO_EMPTY_LIST, held = BIO_EMPTY_LIST;
+	blk_status_t flush_status = BLK_STS_OK;
+	unsigned long r, n = mc->nr_regions;
+	bool all, again, ready = false;
+	struct bio *bio;
+	int err;
+
+	if (test_bit(MC_FAILED, &mc->flags))
+		goto failed;
+
+	spin_lock_irq(&mc->lock);
+	bitmap_andnot(mc->commit_copied, mc->in_sync, mc->copied_ondisk, n);
+	for_each_set_bit(r, mc->commit_copied, n) {
+		if (!atomic_read(busy_bucket(mc, r)))
+			__set_bit(r, mc->copied_ondisk);
+	}
+	for_each_set_bit(r, mc->dirty_ondisk, n) {
+		if (!test_bit(r, mc->dirty_want) &&
+		    !atomic_read(busy_bucket(mc, r)))
+			__clear_bit(r, mc->dirty_ondisk);
+	}
+	bitmap_copy(mc->commit_copied, mc->copied_ondisk, n);
+	bio_list_merge(&flushes, &mc->flush_wait);
+	bio_list_init(&mc->flush_wait);
+	spin_unlock_irq(&mc->lock);
+
+	if (flush_leg(mc->primary))
+		flush_status = BLK_STS_IOERR;
+	err = flush_leg(mc->secondary);
+	if (err) {
+		atomic_inc(&mc->secondary_write_errors);
+		mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
+			    "secondary flush error");
+		end_flushes(&flushes, flush_status);
+		goto failed;
+	}
+
+	spin_lock_irq(&mc->lock);
+	bitmap_copy(mc->commit_want, mc->dirty_want, n);
+	bitmap_or(mc->commit_dirty, mc->dirty_ondisk, mc->commit_want, n);
+	spin_unlock_irq(&mc->lock);
+
+	err = ccm_meta_commit(&mc->meta, mc->commit_copied, mc->commit_dirty);
+	if (err) {
+		atomic_inc(&mc->secondary_write_errors);
+		mirror_fail(mc, &mc->secondary_health, HEALTH_WRITE_ERR,
+			    "copy state write error");
+		end_flushes(&flushes, flush_status);
+		goto failed;
+	}
+
+	spin_lock_irq(&mc->lock);
+	bitmap_or(mc->dirty_ondisk, mc->dirty_ondisk, mc->commit_want, n);
+	bitmap_andnot(mc->dirty_want, mc->dirty_want, mc->commit_want, n);
+	bio_list_merge(&held, &mc->meta_wait);
+	bio_list_init(&mc->meta_wait);
+	all = mc->nr_in_sync == n && bitmap_full(mc->commit_copied, n);
+	again = !bitmap_empty(mc->dirty_want, n) ||
+		!bio_list_empty(&mc->flush_wait);
+	if (all && !test_bit(MC_FAILED, &mc->flags) &&
+	    !test_and_set_bit(MC_READY, &mc->flags))
+		ready = true;
+	spin_unlock_irq(&mc->lock);
+
+	end_flushes(&flushes, flush_status);
+	while ((bio = bio_list_pop(&held))) {
+		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+	}
+	if (ready) {
+		DMINFO("%s: secondary in sync and committed: ready",
+		       dm_table_device_name(mc->ti->table));
+		raise_event(mc);
+	}
+
+	spin_lock_irq(&mc->lock);
+	if (!again)
+		again = !bitmap_empty(mc->dirty_want, n);
+	all = bitmap_equal(mc->in_sync, mc->copied_ondisk, n) &&
+	      bitmap_empty(mc->dirty_ondisk, n);
+	spin_unlock_irq(&mc->lock);
+	if (again)
+		mod_delayed_work(mc->wq, &mc->commit_work, 0);
+	else if (!all || (mc->nr_in_sync == n && !ready &&
+			  !test_bit(MC_READY, &mc->flags)))
+		queue_delayed_work(mc->wq, &mc->commit_work, COMMIT_PERIOD);
+	return;
+
+failed:
+	/* The secondary is gone: flushes and held writes use the primary. */
+	spin_lock_irq(&mc->lock);
+	bio_list_merge(&flushes, &mc->flush_wait);
+	bio_list_init(&mc->flush_wait);
+	bio_list_merge(&held, &mc->meta_wait);
+	bio_list_init(&mc->meta_wait);
+	spin_unlock_irq(&mc->lock);
+	if (!bio_list_empty(&flushes))
+		end_flushes(&flushes, flush_leg(mc->primary) ? BLK_STS_IOERR :
+							       BLK_STS_OK);
+	while ((bio = bio_list_pop(&held))) {
+		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+	}
+}
+
+static void commit_work(struct work_struct *ws)
+{
+	struct ccm_mirror *mc = container_of(to_delayed_work(ws),
+					     struct ccm_mirror, commit_work);
+
+	do_commit(mc);
+}
+
+/* ---------------------------------------------------------------------
  * Constructor, destructor
  * ---------------------------------------------------------------------
  */
 
-static int parse_uint_arg(struct dm_arg_set *as, unsigned int min,
-			  unsigned int max, unsigned int *value, char **error,
-			  char *msg)
-{
-	const char *arg = dm_shift_arg(as);
+/* Optional arguments: name, number of values. */
+enum mirror_opt {
+	OPT_RATE,
+	OPT_PARALLEL,
+	OPT_START_PAUSED,
+	OPT_METADATA,
+	OPT_ID,
+	OPT_OVERWRITE,
+	OPT_KEY,
+	NR_OPTS,
+};
 
-	if (!arg || kstrtouint(arg, 10, value) || *value < min ||
-	    *value > max) {
-		*error = msg;
-		return -EINVAL;
-	}
-	return 0;
-}
+static const struct {
+	const char *name;
+	unsigned int values;
+} mirror_opts[NR_OPTS] = {
+	[OPT_RATE] = { "rate", 1 },
+	[OPT_PARALLEL] = { "parallel", 1 },
+	[OPT_START_PAUSED] = { "start_paused", 0 },
+	[OPT_METADATA] = { "metadata", 1 },
+	[OPT_ID] = { "id", 1 },
+	[OPT_OVERWRITE] = { "overwrite", 0 },
+	[OPT_KEY] = { "key", 1 },
+};
+
+/* The values of the string options, for the constructor. */
+struct mirror_opt_strings {
+	const char *metadata;
+	const char *key;
+};
 
 static int parse_features(struct ccm_mirror *mc, struct dm_arg_set *as,
-			  char **error)
+			  struct mirror_opt_strings *str, char **error)
 {
 	static const struct dm_arg _args[] = {
-		{0, 5, "Invalid number of optional arguments"},
+		{0, 12, "Invalid number of optional arguments"},
 	};
-	bool seen_rate = false, seen_parallel = false, seen_paused = false;
-	unsigned int argc;
-	const char *arg;
+	unsigned int argc, seen = 0, o;
+	const char *arg, *val;
 	int r;
 
 	if (!as->argc)
@@ -718,37 +935,67 @@ static int parse_features(struct ccm_mirror *mc, struct dm_arg_set *as,
 	while (argc) {
 		arg = dm_shift_arg(as);
 		argc--;
-		if (!strcasecmp(arg, "rate") && argc && !seen_rate) {
-			seen_rate = true;
-			argc--;
-			r = parse_uint_arg(as, 0, MAX_RATE_MIB, &mc->rate_mib,
-					   error, "Invalid rate (MiB/s)");
-		} else if (!strcasecmp(arg, "parallel") && argc &&
-			   !seen_parallel) {
-			seen_parallel = true;
-			argc--;
-			r = parse_uint_arg(as, 1, MAX_PARALLEL, &mc->parallel,
-					   error, "Invalid parallel (1-64)");
-		} else if (!strcasecmp(arg, "start_paused") && !seen_paused) {
-			seen_paused = true;
-			mc->start_paused = true;
-		} else if (!strcasecmp(arg, "rate") ||
-			   !strcasecmp(arg, "parallel") ||
-			   !strcasecmp(arg, "start_paused")) {
-			*error = (argc || !strcasecmp(arg, "start_paused")) ?
-				 "Repeated optional argument" :
-				 "Optional argument is missing its value";
-			r = -EINVAL;
-		} else {
+		for (o = 0; o < NR_OPTS; o++)
+			if (!strcasecmp(arg, mirror_opts[o].name))
+				break;
+		if (o == NR_OPTS) {
 			*error = "Unknown optional argument";
-			r = -EINVAL;
+			return -EINVAL;
 		}
-		if (r)
-			return r;
+		if (seen & BIT(o)) {
+			*error = "Repeated optional argument";
+			return -EINVAL;
+		}
+		seen |= BIT(o);
+		if (argc < mirror_opts[o].values) {
+			*error = "Optional argument is missing its value";
+			return -EINVAL;
+		}
+		argc -= mirror_opts[o].values;
+		val = mirror_opts[o].values ? dm_shift_arg(as) : NULL;
+
+		switch (o) {
+		case OPT_RATE:
+			if (kstrtouint(val, 10, &mc->rate_mib) ||
+			    mc->rate_mib > MAX_RATE_MIB) {
+				*error = "Invalid rate (MiB/s)";
+				return -EINVAL;
+			}
+			break;
+		case OPT_PARALLEL:
+			if (kstrtouint(val, 10, &mc->parallel) ||
+			    !mc->parallel || mc->parallel > MAX_PARALLEL) {
+				*error = "Invalid parallel (1-64)";
+				return -EINVAL;
+			}
+			break;
+		case OPT_START_PAUSED:
+			mc->start_paused = true;
+			break;
+		case OPT_METADATA:
+			str->metadata = val;
+			break;
+		case OPT_ID:
+			if (kstrtou64(val, 16, &mc->primary_id)) {
+				*error = "Invalid id (up to 16 hex digits)";
+				return -EINVAL;
+			}
+			break;
+		case OPT_OVERWRITE:
+			mc->overwrite = true;
+			break;
+		case OPT_KEY:
+			str->key = val;
+			break;
+		}
 	}
 	if (as->argc) {
 		*error = "Too many arguments";
 		return -EINVAL;
+	}
+	if (str->key) {
+		*error = "Encrypted mode (key) is not supported yet";
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -790,17 +1037,60 @@ static int check_devices(struct ccm_mirror *mc, char **error)
 	return 0;
 }
 
+#define NR_BITMAPS		9
+#define NR_CORE_BITMAPS		3
+
+/*
+ * Every region bitmap of @mc into @maps; returns how many this mode uses
+ * (the first three are needed in every mode, the others only with
+ * persistent copy state).
+ */
+static unsigned int mirror_bitmaps(struct ccm_mirror *mc,
+				   unsigned long **maps[NR_BITMAPS])
+{
+	maps[0] = &mc->in_sync;
+	maps[1] = &mc->copying;
+	maps[2] = &mc->failed_once;
+	maps[3] = &mc->copied_ondisk;
+	maps[4] = &mc->dirty_ondisk;
+	maps[5] = &mc->dirty_want;
+	maps[6] = &mc->commit_copied;
+	maps[7] = &mc->commit_dirty;
+	maps[8] = &mc->commit_want;
+	return mc->persistent ? NR_BITMAPS : NR_CORE_BITMAPS;
+}
+
+static int alloc_bitmaps(struct ccm_mirror *mc)
+{
+	unsigned long **maps[NR_BITMAPS];
+	unsigned int i, n = mirror_bitmaps(mc, maps);
+
+	for (i = 0; i < n; i++) {
+		*maps[i] = kvcalloc(BITS_TO_LONGS(mc->nr_regions),
+				    sizeof(unsigned long), GFP_KERNEL);
+		if (!*maps[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static void ccm_mirror_free(struct ccm_mirror *mc)
 {
+	unsigned long **maps[NR_BITMAPS];
+	unsigned int i;
+
+	mirror_bitmaps(mc, maps);
 	if (mc->kc)
 		dm_kcopyd_client_destroy(mc->kc);
 	if (mc->wq)
 		destroy_workqueue(mc->wq);
 	bioset_exit(&mc->bs);
 	mempool_exit(&mc->copy_pool);
-	kvfree(mc->in_sync);
-	kvfree(mc->copying);
-	kvfree(mc->failed_once);
+	ccm_meta_close(&mc->meta);
+	for (i = 0; i < NR_BITMAPS; i++)
+		kvfree(*maps[i]);
+	if (mc->metadev)
+		dm_put_device(mc->ti, mc->metadev);
 	if (mc->secondary)
 		dm_put_device(mc->ti, mc->secondary);
 	if (mc->primary)
@@ -808,18 +1098,39 @@ static void ccm_mirror_free(struct ccm_mirror *mc)
 	kfree(mc);
 }
 
-static unsigned long *alloc_region_bitmap(unsigned long nr)
+/* Constructor: the metadata device of a persistent plain mirror. */
+static int open_metadata(struct ccm_mirror *mc, const char *path,
+			 char **error)
 {
-	return kvcalloc(BITS_TO_LONGS(nr), sizeof(unsigned long), GFP_KERNEL);
+	struct dm_target *ti = mc->ti;
+	int r;
+
+	r = ccm_get_device(ti, path, &mc->metadev);
+	if (r) {
+		*error = "Cannot open metadata device";
+		return r;
+	}
+	if (mc->metadev->bdev == mc->primary->bdev ||
+	    mc->metadev->bdev == mc->secondary->bdev) {
+		*error = "Metadata device must differ from both legs";
+		return -EINVAL;
+	}
+	mc->persistent = true;
+	return ccm_meta_open(&mc->meta, mc->metadev->bdev, 0,
+			     ccm_meta_bitmap_bytes(mc->nr_regions),
+			     mc->nr_regions, mc->region_sectors, ti->len,
+			     mc->primary_id, mc->overwrite, error);
 }
 
 /*
  * ccm-mirror <primary> <secondary> <region sectors>
- *            [<#opt args> [rate <MiB/s>] [parallel <n>] [start_paused]]
+ *            [<#opt args> [rate <MiB/s>] [parallel <n>] [start_paused]
+ *             [metadata <dev>] [id <hex>] [overwrite]]
  */
 static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct mirror_opt_strings str = { };
 	struct ccm_mirror *mc;
 	unsigned int region;
 	int r, i;
@@ -846,8 +1157,11 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	spin_lock_init(&mc->lock);
 	bio_list_init(&mc->deferred);
 	bio_list_init(&mc->retries);
+	bio_list_init(&mc->meta_wait);
+	bio_list_init(&mc->flush_wait);
 	init_waitqueue_head(&mc->inflight_wait);
 	INIT_DELAYED_WORK(&mc->copy_work, copy_work);
+	INIT_DELAYED_WORK(&mc->commit_work, commit_work);
 	INIT_WORK(&mc->bio_work, bio_work);
 	INIT_WORK(&mc->event_work, event_work);
 	for (i = 0; i < BUSY_BUCKETS; i++)
@@ -882,19 +1196,21 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
-	r = parse_features(mc, &as, &ti->error);
+	r = parse_features(mc, &as, &str, &ti->error);
 	if (r)
 		goto bad;
 	if (mc->start_paused)
 		set_bit(MC_PAUSED, &mc->flags);
 
 	mc->nr_regions = dm_sector_div_up(ti->len, mc->region_sectors);
-	mc->in_sync = alloc_region_bitmap(mc->nr_regions);
-	mc->copying = alloc_region_bitmap(mc->nr_regions);
-	mc->failed_once = alloc_region_bitmap(mc->nr_regions);
-	if (!mc->in_sync || !mc->copying || !mc->failed_once) {
+	if (str.metadata) {
+		r = open_metadata(mc, str.metadata, &ti->error);
+		if (r)
+			goto bad;
+	}
+	r = alloc_bitmaps(mc);
+	if (r) {
 		ti->error = "Cannot allocate region bitmaps";
-		r = -ENOMEM;
 		goto bad;
 	}
 
@@ -928,7 +1244,8 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot set max I/O length";
 		goto bad;
 	}
-	ti->num_flush_bios = 2;
+	/* Persistent: one flush, a commit flushes both legs. */
+	ti->num_flush_bios = mc->persistent ? 1 : 2;
 	ti->flush_supported = true;
 	ti->num_discard_bios = 1;
 	ti->per_io_data_size = sizeof(struct mirror_pb);
@@ -949,6 +1266,7 @@ static void ccm_mirror_dtr(struct dm_target *ti)
 	/* Waits for every kcopyd job, callbacks included. */
 	dm_kcopyd_client_destroy(mc->kc);
 	mc->kc = NULL;
+	cancel_delayed_work_sync(&mc->commit_work);
 	ccm_mirror_free(mc);
 }
 
@@ -969,11 +1287,46 @@ static void ccm_mirror_presuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&mc->copy_work);
 }
 
+/* Process context, no I/O in flight: commit the copy state once more. */
 static void ccm_mirror_postsuspend(struct dm_target *ti)
 {
 	struct ccm_mirror *mc = ti->private;
 
 	flush_workqueue(mc->wq);
+	if (mc->persistent && test_bit(MC_LOADED, &mc->flags)) {
+		cancel_delayed_work_sync(&mc->commit_work);
+		do_commit(mc);
+	}
+}
+
+/*
+ * Process context.  The first resume loads the persistent copy state: a
+ * table being replaced has been suspended, so its last commit is on disk.
+ */
+static int ccm_mirror_preresume(struct dm_target *ti)
+{
+	struct ccm_mirror *mc = ti->private;
+	long carried;
+
+	if (!mc->persistent || test_bit(MC_LOADED, &mc->flags))
+		return 0;
+	carried = ccm_meta_load(&mc->meta, mc->in_sync);
+	if (carried < 0) {
+		DMERR("%s: cannot load the copy state: %ld",
+		      dm_table_device_name(ti->table), carried);
+		return carried;
+	}
+	spin_lock_irq(&mc->lock);
+	mc->nr_in_sync = carried;
+	mc->nr_carried = carried;
+	bitmap_copy(mc->copied_ondisk, mc->in_sync, mc->nr_regions);
+	spin_unlock_irq(&mc->lock);
+	set_bit(MC_LOADED, &mc->flags);
+	if (carried)
+		DMINFO("%s: %ld of %lu regions carried over",
+		       dm_table_device_name(ti->table), carried,
+		       mc->nr_regions);
+	return 0;
 }
 
 static void ccm_mirror_resume(struct dm_target *ti)
@@ -982,6 +1335,8 @@ static void ccm_mirror_resume(struct dm_target *ti)
 
 	clear_bit(MC_SUSPENDED, &mc->flags);
 	wake_copier(mc);
+	if (mc->persistent)
+		queue_delayed_work(mc->wq, &mc->commit_work, COMMIT_PERIOD);
 }
 
 /* ---------------------------------------------------------------------
@@ -1020,14 +1375,15 @@ static void emit_info(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 	rate = sample_rate_kib(mc);
 	spin_unlock_irq(&mc->lock);
 
-	DMEMIT("plain %llu %lu/%lu %s %c%c %u %lu %u %u %d %d %d %d",
+	DMEMIT("plain %llu %lu/%lu %s %c%c %u %lu %u %u %d %d %d %d %lu %s",
 	       (unsigned long long)mc->region_sectors, in_sync, mc->nr_regions,
 	       state_names[mirror_state(mc)], ph, sh, inflight, rate,
 	       READ_ONCE(mc->rate_mib), READ_ONCE(mc->parallel),
 	       atomic_read(&mc->primary_read_errors),
 	       atomic_read(&mc->primary_write_errors),
 	       atomic_read(&mc->secondary_read_errors),
-	       atomic_read(&mc->secondary_write_errors));
+	       atomic_read(&mc->secondary_write_errors), mc->nr_carried,
+	       mc->metadev ? "metadata" : "core");
 }
 
 static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
@@ -1040,6 +1396,9 @@ static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 	nr_opts += rate ? 2 : 0;
 	nr_opts += parallel != DEFAULT_PARALLEL ? 2 : 0;
 	nr_opts += paused ? 1 : 0;
+	nr_opts += mc->metadev ? 2 : 0;
+	nr_opts += mc->primary_id ? 2 : 0;
+	nr_opts += mc->overwrite ? 1 : 0;
 
 	DMEMIT("%s %s %llu", mc->primary->name, mc->secondary->name,
 	       (unsigned long long)mc->region_sectors);
@@ -1052,6 +1411,12 @@ static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 		DMEMIT(" parallel %u", parallel);
 	if (paused)
 		DMEMIT(" start_paused");
+	if (mc->metadev)
+		DMEMIT(" metadata %s", mc->metadev->name);
+	if (mc->primary_id)
+		DMEMIT(" id %llx", (unsigned long long)mc->primary_id);
+	if (mc->overwrite)
+		DMEMIT(" overwrite");
 }
 
 static void ccm_mirror_status(struct dm_target *ti, status_type_t type,
@@ -1147,7 +1512,7 @@ static void ccm_mirror_io_hints(struct dm_target *ti,
 
 static struct target_type ccm_mirror_target = {
 	.name = "ccm-mirror",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = ccm_mirror_ctr,
 	.dtr = ccm_mirror_dtr,
@@ -1156,6 +1521,7 @@ static struct target_type ccm_mirror_target = {
 	.presuspend = ccm_mirror_presuspend,
 	.presuspend_undo = ccm_mirror_resume,
 	.postsuspend = ccm_mirror_postsuspend,
+	.preresume = ccm_mirror_preresume,
 	.resume = ccm_mirror_resume,
 	.status = ccm_mirror_status,
 	.message = ccm_mirror_message,

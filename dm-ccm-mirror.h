@@ -64,6 +64,7 @@
 #define CCM_SB_F_KNOWN		(CCM_SB_F_WIPED)
 
 #define CCM_SLOT_MAGIC		0x54534d43U	/* "CMST" */
+#define CCM_SLOT_VERSION	1
 
 #define CCM_DEFAULT_REGION_SECTORS	2048	/* 1 MiB */
 
@@ -116,12 +117,16 @@ struct ccm_aad {
 #define CCM_AAD_SIZE	24
 
 /*
- * Copy state slot header (used by the encrypted ccm-mirror).  Two slots
- * alternate; the valid slot with the highest seq is current.  crc32c covers
- * the header bytes [0, 60) followed by both bitmaps.  Bit n of "copied"
- * set: region n holds the primary's data as of the commit.  Bit n of
- * "dirty" set: region n may have been written since, so it is copied again
- * after a crash.
+ * Copy state slot header, written by ccm-mirror (dm-ccm-mirror-metadata.c)
+ * into the bitmap area of an encrypted secondary, or at sector 0 of the
+ * metadata device of a persistent plain mirror.  Two slots alternate; the
+ * valid slot with the highest seq is current.  crc32c (standard CRC-32C)
+ * covers the header bytes [0, 60) followed by both bitmaps (bitmap_bytes
+ * each, padding included).  Bitmaps: bit n is bit (n % 8) of byte n / 8.
+ * Bit n of "copied" set: region n holds the primary's data as of the
+ * commit.  Bit n of "dirty" set: region n may have been written since, so
+ * it is copied again after a crash.  primary_id identifies the primary the
+ * state belongs to (0 if the table gave none).
  */
 struct ccm_slot_header {
 	__le32	magic;				/*  0 */
@@ -132,7 +137,8 @@ struct ccm_slot_header {
 	__le32	flags;				/* 28 */
 	__le64	primary_sectors;		/* 32 */
 	__le64	copied_count;			/* 40 */
-	__u8	reserved[12];			/* 48 */
+	__le64	primary_id;			/* 48: from the table's "id" */
+	__u8	reserved[4];			/* 56 */
 	__le32	crc32c;				/* 60 */
 };
 
