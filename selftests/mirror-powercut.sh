@@ -1,18 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# ccm-mirror crash recovery (plain mode, metadata device): power cuts at
-# random moments under load.  Primary, secondary and metadata device are
-# linear slices of ONE dm-flakey device, so when its "up" interval ends
-# every write to all three is dropped at the same instant, as in a power
-# cut.  The mirror is then torn down, created again on the raw slices,
-# and must resume and end with the secondary equal to the primary's final
-# content.  CUTS cut points (default 20).
+# ccm-mirror crash recovery: power cuts at random moments under load, in
+# plain mode with a metadata device (MODE=plain, the default) or encrypted
+# with the copy state in the secondary's header (MODE=encrypted).
+# Primary, secondary and metadata are linear slices of ONE dm-flakey
+# device; a cut swaps it to a table that drops every write, so all three
+# lose their writes at the same instant.  The mirror is then torn down,
+# created again, and must resume and end with the secondary equal to the
+# primary's final content.  CUTS cut points (default 20).
 # timeout=600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mirror-lib.sh"
 
 CUTS=${CUTS:-20}
+MODE=${MODE:-plain}
 ktap_print_header
 ktap_set_plan $((CUTS + 1))
 require_cmd fio
@@ -20,21 +22,34 @@ load_module || ktap_skip_all "module not loadable"
 
 MIB=8
 R=128				# 64 KiB regions
-D=$(make_disk $((2 * MIB + 1)))
 n=$((MIB * 2048))		# sectors per leg
+sn=$((n + 2048))		# secondary slice: room for a ccm header
 msz=2048			# 1 MiB metadata slice
+D=$(make_disk $((2 * MIB + 2)) 4096)
 total=$(blockdev --getsz "$D")
 
-# slices BASE: primary, secondary, metadata as linear devices over BASE
+if [ "$MODE" = encrypted ]; then
+	. "$(dirname "$0")/ccm-lib.sh"
+	[ -x "$CCM_TOOL" ] || ktap_skip_all "CLI $CCM_TOOL not built"
+	K=$SCRATCH/key
+	ccm_keyfile "$K" 32
+	REF=$(ccm_key_add "$K")
+	persist="key $REF"
+else
+	persist="metadata /dev/mapper/t-md"
+fi
+tbl="0 $n ccm-mirror /dev/mapper/t-p /dev/mapper/t-s $R 8 rate 1 start_paused $persist id 42"
+tbl2="0 $n ccm-mirror /dev/mapper/t-p /dev/mapper/t-s $R 4 $persist id 42"
+up_table="0 $total flakey $D 0 100000 1 1 drop_writes"
+down_table="0 $total flakey $D 0 0 100000 1 drop_writes"
+
+# slices BASE: primary, secondary and metadata as linear devices
 slices()
 {
 	dm_create t-p "0 $n linear $1 0"
-	dm_create t-s "0 $n linear $1 $n"
-	dm_create t-md "0 $msz linear $1 $((2 * n))"
+	dm_create t-s "0 $sn linear $1 $n"
+	dm_create t-md "0 $msz linear $1 $((n + sn))"
 }
-
-up_table="0 $total flakey $D 0 100000 1 1 drop_writes"
-down_table="0 $total flakey $D 0 0 100000 1 drop_writes"
 
 # switch_to TABLE: swap t-cut's table at once.  Writes completed before
 # the resume stay, later ones see the new table.
@@ -45,18 +60,39 @@ switch_to()
 		dmsetup resume t-cut
 }
 
-# Random primary once; each round starts from a blank secondary and
-# metadata slice, so a region wrongly carried over cannot pass the cmp.
-fill_random "$D" $((MIB + 1))
-dm_create t-cut "$up_table"
-slices /dev/mapper/t-cut
-tbl=$(mirror_table /dev/mapper/t-p /dev/mapper/t-s $R rate 1 start_paused \
-	metadata /dev/mapper/t-md id 42)
-tbl2=$(mirror_table /dev/mapper/t-p /dev/mapper/t-s $R metadata /dev/mapper/t-md id 42)
-carried_sum=0
-for i in $(seq "$CUTS"); do
+# A blank secondary (formatted afresh when encrypted) and metadata slice,
+# so that a region wrongly carried over cannot pass the comparison.
+blank_secondary()
+{
 	dd if=/dev/zero of=/dev/mapper/t-s bs=1M oflag=direct status=none
 	dd if=/dev/zero of=/dev/mapper/t-md bs=1M oflag=direct status=none
+	[ "$MODE" = encrypted ] || return 0
+	ccm_format /dev/mapper/t-s "$K" --no-wipe --region-size $((R * 512)) \
+		--data-size $((n * 512))
+}
+
+# The secondary's content, as the primary would see it, equals the primary.
+secondary_equal()
+{
+	local r
+
+	if [ "$MODE" != encrypted ]; then
+		devs_equal /dev/mapper/t-p /dev/mapper/t-s
+		return
+	fi
+	dm_create t-c "0 $n ccm /dev/mapper/t-s $REF" || return 1
+	devs_equal /dev/mapper/t-p /dev/mapper/t-c
+	r=$?
+	dm_remove t-c
+	return $r
+}
+
+fill_random "$D" "$MIB"
+dm_create t-cut "$up_table"
+slices /dev/mapper/t-cut
+carried_sum=0
+for i in $(seq "$CUTS"); do
+	blank_secondary
 	cut_ms=$((200 + RANDOM % 4000))
 	dm_create t-m "$tbl"
 	fio --name=cut --filename=/dev/mapper/t-m --direct=1 \
@@ -78,16 +114,16 @@ for i in $(seq "$CUTS"); do
 	dm_create t-m "$tbl2"
 	carried=$(dm_field t-m 14)
 	carried_sum=$((carried_sum + carried))
-	desc="cut $i at ${cut_ms} ms ($(echo "$cut_status" | awk '{print $6}') copied): resumed with $carried carried over, equal"
+	desc="$MODE cut $i at ${cut_ms} ms ($(echo "$cut_status" | awk '{print $6}') copied): resumed with $carried carried over, equal"
 	if [ $torn_ok = 1 ] && wait_ready t-m 30 > /dev/null &&
-		devs_equal /dev/mapper/t-p /dev/mapper/t-s; then
+		dm_remove t-m && secondary_equal; then
 		ktap_test_pass "$desc"
 	else
 		log "at the cut: $cut_status"
-		log "now: $(dmsetup status t-m)"
+		log "now: $(dmsetup status t-m 2>&1)"
 		ktap_test_fail "$desc"
+		dmsetup remove t-m > /dev/null 2>&1
 	fi
-	dm_remove t-m
 done
 ktap_check "some cuts resumed with progress carried over ($carried_sum regions)" \
 	test "$carried_sum" -gt 0
