@@ -1,0 +1,143 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host side of `make check`: runs the selftests in a VM per kernel
+# (sequentially), runs the host-side checks, and ends with exactly one line
+# "N passed, N failed, N skipped" counting every kernel.
+#
+# usage: tools/vm/check.sh [-k KVER]... [-T TESTS]
+#   -k KVER   kernel to test (repeatable; default: every kernel with headers
+#             in /lib/modules/*/build)
+#   -T TESTS  only these selftests (space or comma separated); the host-side
+#             checks run only when no -T is given
+# Host-side checks: tools-test (`make -C tools test`, when tools/Makefile
+# exists) and rig-hang (a nested VM whose test hangs must be killed at its
+# timeout and reported as a failure, with the console tail).
+# Environment: RIG_HANG_TIMEOUT (backstop VM timeout of rig-hang, 300 s),
+# and everything tools/vm/run.sh reads.
+set -u
+
+SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
+KVERS=()
+TESTS=${TESTS:-}
+while getopts "k:T:" opt; do
+	case $opt in
+	k) KVERS+=("$OPTARG") ;;
+	T) TESTS=$OPTARG ;;
+	*) sed -n '6,18s/^# \?//p' "$0" >&2; exit 2 ;;
+	esac
+done
+if [ ${#KVERS[@]} = 0 ]; then
+	mapfile -t KVERS < <(for d in /lib/modules/*/build/Makefile; do
+		[ -f "$d" ] && basename "$(dirname "$(dirname "$d")")"
+	done | sort -V)
+fi
+if [ ${#KVERS[@]} = 0 ]; then
+	echo "check: no kernel headers in /lib/modules/*/build (run tools/install-deps.sh)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+pass=0
+fail=0
+skip=0
+failed=()
+summary=()
+t0=$SECONDS
+
+for k in "${KVERS[@]}"; do
+	res=$SRCDIR/build/$k/results
+	if [ ! -r "/boot/vmlinuz-$k" ]; then
+		echo "# kernel $k: headers but no /boot/vmlinuz-$k: not tested"
+		skip=$((skip + 1))
+		summary+=("$k: skipped (no kernel image)")
+		continue
+	fi
+	"$SRCDIR/tools/vm/run.sh" -k "$k" -T "$TESTS" -o "$res"
+	p=0 f=0 s=0
+	if [ -f "$res/results.txt" ]; then
+		while read -r st name reason; do
+			case $st in
+			PASS) p=$((p + 1)) ;;
+			SKIP) s=$((s + 1)) ;;
+			*) f=$((f + 1)); failed+=("$k: $name${reason:+ ($reason)}") ;;
+			esac
+		done < "$res/results.txt"
+	fi
+	vm=$(cat "$res/vm-status" 2> /dev/null || echo "did not start")
+	case $vm in
+	passed | failed) ;;
+	*)
+		f=$((f + 1))
+		cur=$(cat "$res/current" 2> /dev/null)
+		failed+=("$k: VM $vm${cur:+ during $cur}")
+		;;
+	esac
+	pass=$((pass + p))
+	fail=$((fail + f))
+	skip=$((skip + s))
+	summary+=("$k: $p passed, $f failed, $s skipped (VM $vm, $(cat "$res/vm-seconds" 2> /dev/null || echo 0)s)")
+done
+
+host_result()
+{
+	# host_result NAME RC
+	if [ "$2" = 0 ]; then
+		pass=$((pass + 1))
+		echo "ok - host: $1"
+	else
+		fail=$((fail + 1))
+		failed+=("host: $1")
+		echo "not ok - host: $1"
+	fi
+}
+
+if [ -z "$TESTS" ]; then
+	# Userspace tools.
+	if [ -f "$SRCDIR/tools/Makefile" ]; then
+		echo "# host: make -C tools test"
+		make -C "$SRCDIR/tools" test 2>&1 | sed -u 's/^/# tools: /'
+		host_result tools-test "${PIPESTATUS[0]}"
+	else
+		echo "# host: tools/Makefile not there yet: tools-test skipped"
+		skip=$((skip + 1))
+	fi
+
+	# rig-hang: a guest that stops making progress is killed and reported
+	# with its console tail.
+	k=${KVERS[-1]}
+	ts=$SECONDS
+	out=$SRCDIR/build/$k/rig-hang
+	echo "# host: rig-hang on $k: a hung VM must be killed and reported (expected failure)"
+	log=$(STALL_GRACE=5 "$SRCDIR/tools/vm/run.sh" -k "$k" \
+		-d "$SRCDIR/selftests/rig-fixtures" -T fixture-pass,fixture-hang \
+		-o "$out" -t "${RIG_HANG_TIMEOUT:-300}" 2>&1)
+	rc=$?
+	why=
+	[ $rc = 3 ] || why+=" run.sh exit $rc, not 3;"
+	grep -q "VM TIMEOUT: killed after .*guest hung: test fixture-hang" <<< "$log" ||
+		why+=" no hang report;"
+	grep -q "test running at that point: fixture-hang" <<< "$log" ||
+		why+=" hanging test not named;"
+	grep -q "^#   .*rig-fixture-hang: hanging now" <<< "$log" ||
+		why+=" console tail not shown;"
+	grep -qx "PASS fixture-pass" "$out/results.txt" 2> /dev/null ||
+		why+=" results before the hang lost;"
+	if [ -n "$why" ]; then
+		sed 's/^/# rig-hang: /' <<< "$log"
+		echo "# rig-hang:$why"
+	fi
+	echo "# host: rig-hang: $((SECONDS - ts))s"
+	[ -z "$why" ]
+	host_result rig-hang $?
+fi
+
+echo "# ---- summary ($((SECONDS - t0))s) ----"
+for l in "${summary[@]}"; do
+	echo "# $l"
+done
+for l in "${failed[@]}"; do
+	echo "# FAILED: $l"
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
