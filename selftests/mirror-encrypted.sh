@@ -12,7 +12,7 @@
 . "$(dirname "$0")/ccm-lib.sh"
 
 ktap_print_header
-ktap_set_plan 15
+ktap_set_plan 18
 require_cmd fio keyctl
 [ -x "$CCM_TOOL" ] || ktap_skip_all "CLI $CCM_TOOL not built"
 load_module || ktap_skip_all "module not loadable"
@@ -105,4 +105,24 @@ expect_ctr_error "wrong key refused" \
 expect_ctr_error "copy state of another primary refused" \
 	"0 $sz ccm-mirror $P $S $R 4 key $REF id 77" \
 	"Copy state of another primary (use overwrite)"
+
+# Secondary failure while encrypted: failed, user I/O unaffected, event.
+S3=$(make_disk $((MIB + 2)))
+ccm_format "$S3" "$K" --no-wipe --region-size $((R * 512)) \
+	--data-size $((MIB * 1048576))
+s3sz=$(blockdev --getsz "$S3")
+dm_create t-sec "0 $s3sz linear $S3 0"
+dm_create t-m "0 $sz ccm-mirror $P /dev/mapper/t-sec $R 4 rate 4 key $REF"
+sleep 1
+ev=$(dm_events t-m)
+dmsetup suspend t-sec
+dmsetup reload t-sec --table "0 $s3sz flakey $S3 0 0 1 1 error_writes"
+dmsetup resume t-sec
+head -c 1048576 /dev/urandom > "$SCRATCH/data"
+dd if="$SCRATCH/data" of=/dev/mapper/t-m bs=64k oflag=direct status=none
+ktap_check "encrypted: user writes succeed after the secondary fails" \
+	cmp -n 1048576 "$SCRATCH/data" /dev/mapper/t-m
+ktap_check "encrypted: state failed, secondary health D or F" \
+	wait_for_status t-m " failed A[DF] " 20
+ktap_check "encrypted: the failure raised an event" wait_for_events t-m "$ev"
 ktap_finished
