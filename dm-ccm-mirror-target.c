@@ -55,6 +55,7 @@
 
 #include "dm-ccm-mirror-compat.h"
 #include "dm-ccm-mirror-crypt.h"
+#include "dm-ccm-mirror-engine.h"
 #include "dm-ccm-mirror-metadata.h"
 
 #define DM_MSG_PREFIX "ccm-mirror"
@@ -68,6 +69,7 @@
 #define MAX_SCAN		256		/* candidates per pick */
 #define RETRY_DELAY		(HZ / 50)
 #define COMMIT_PERIOD		HZ
+#define MAX_CHUNK_PAGES		128		/* encrypted copy unit */
 
 /* mc->flags */
 enum {
@@ -103,12 +105,15 @@ struct mirror_copy {
 	struct ccm_mirror *mc;
 	unsigned long region;
 	sector_t sectors;
+	struct work_struct work;	/* encrypted copies */
+	struct page *pages[MAX_CHUNK_PAGES];
 };
 
 struct ccm_mirror {
 	struct dm_target *ti;
 	struct dm_dev *primary;
 	struct dm_dev *secondary;
+	struct ccm_engine *engine;	/* encrypted: the secondary's format */
 
 	sector_t region_sectors;
 	unsigned int region_shift;
@@ -169,7 +174,12 @@ struct ccm_mirror {
 	struct delayed_work commit_work;
 	wait_queue_head_t inflight_wait;
 
-	struct dm_kcopyd_client *kc;
+	struct dm_kcopyd_client *kc;	/* plain copies */
+	struct workqueue_struct *copy_wq; /* encrypted copies */
+	mempool_t page_pool;		/* encrypted copies' buffers */
+	struct mutex page_lock;		/* one copy takes pages at a time */
+	struct bio_set copy_bs;
+	unsigned int chunk_sectors;	/* encrypted copy unit */
 	mempool_t copy_pool;
 	struct bio_set bs;
 };
@@ -223,6 +233,20 @@ static void event_work(struct work_struct *ws)
 	struct ccm_mirror *mc = container_of(ws, struct ccm_mirror, event_work);
 
 	dm_table_event(mc->ti->table);
+}
+
+/* Process context: flush the primary, 0 or -errno. */
+static int flush_primary(struct ccm_mirror *mc)
+{
+	return blkdev_issue_flush(mc->primary->bdev);
+}
+
+/* Process context: flush the secondary (its metadata too), 0 or -errno. */
+static int flush_secondary(struct ccm_mirror *mc)
+{
+	if (mc->engine)
+		return ccm_engine_flush(mc->engine);
+	return blkdev_issue_flush(mc->secondary->bdev);
 }
 
 /*
@@ -360,7 +384,10 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 		clone->bi_end_io = secondary_endio;
 		clone->bi_private = bio;
 		bio_inc_remaining(bio);
-		dm_submit_bio_remap(bio, clone);
+		if (mc->engine)
+			ccm_engine_submit(mc->engine, clone);
+		else
+			dm_submit_bio_remap(bio, clone);
 	}
 
 	bio_set_dev(bio, mc->primary->bdev);
@@ -493,6 +520,11 @@ static void bio_work(struct work_struct *ws)
 		pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
 		bio->bi_iter = pb->iter;
 		bio->bi_status = BLK_STS_OK;
+		if (mc->engine) {
+			/* Decrypted and authenticated by the engine. */
+			ccm_engine_submit(mc->engine, bio);
+			continue;
+		}
 		bio_set_dev(bio, mc->secondary->bdev);
 		dm_submit_bio_remap(bio, NULL);
 	}
@@ -635,7 +667,7 @@ static void finish_copy(struct ccm_mirror *mc)
 		mod_delayed_work(mc->wq, &mc->commit_work, 0);
 		return;
 	}
-	r = blkdev_issue_flush(mc->secondary->bdev);
+	r = flush_secondary(mc);
 	if (r) {
 		atomic_inc(&mc->secondary_write_errors);
 		mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
@@ -655,6 +687,68 @@ static void finish_copy(struct ccm_mirror *mc)
 	}
 }
 
+static void enc_write_endio(struct bio *bio)
+{
+	complete(bio->bi_private);
+}
+
+/*
+ * copy_wq: copy one region of an encrypted mirror, chunk by chunk (a
+ * chunk never crosses an engine I/O boundary): read the primary, hand the
+ * pages to the engine, which encrypts them and writes data and metadata.
+ * Sleeps; waits only for the primary and for the engine's own workqueues.
+ */
+static void enc_copy_work(struct work_struct *ws)
+{
+	struct mirror_copy *copy = container_of(ws, struct mirror_copy, work);
+	struct ccm_mirror *mc = copy->mc;
+	unsigned int i, nr_pages = to_bytes(mc->chunk_sectors) >> PAGE_SHIFT;
+	sector_t start = (sector_t)copy->region << mc->region_shift;
+	sector_t done = 0, n;
+	struct page **pages = copy->pages;
+	DECLARE_COMPLETION_ONSTACK(wait);
+	int read_err = 0, write_err = 0;
+	struct bio *bio;
+
+	mutex_lock(&mc->page_lock);
+	for (i = 0; i < nr_pages; i++)
+		pages[i] = mempool_alloc(&mc->page_pool, GFP_NOIO);
+	mutex_unlock(&mc->page_lock);
+
+	while (done < copy->sectors && !read_err && !write_err) {
+		n = min_t(sector_t, mc->chunk_sectors, copy->sectors - done);
+		bio = bio_alloc_bioset(mc->primary->bdev, nr_pages, REQ_OP_READ,
+				       GFP_NOIO, &mc->copy_bs);
+		bio->bi_iter.bi_sector = start + done;
+		for (i = 0; i < DIV_ROUND_UP(to_bytes(n), PAGE_SIZE); i++)
+			__bio_add_page(bio, pages[i],
+				       min_t(u64, PAGE_SIZE,
+					     to_bytes(n) - i * PAGE_SIZE), 0);
+		read_err = submit_bio_wait(bio);
+		if (!read_err) {
+			bio_reset(bio, mc->secondary->bdev, REQ_OP_WRITE);
+			bio->bi_iter.bi_sector = start + done;
+			for (i = 0; i < DIV_ROUND_UP(to_bytes(n), PAGE_SIZE); i++)
+				__bio_add_page(bio, pages[i],
+					       min_t(u64, PAGE_SIZE,
+						     to_bytes(n) - i * PAGE_SIZE),
+					       0);
+			reinit_completion(&wait);
+			bio->bi_private = &wait;
+			bio->bi_end_io = enc_write_endio;
+			ccm_engine_submit(mc->engine, bio);
+			wait_for_completion_io(&wait);
+			write_err = blk_status_to_errno(bio->bi_status);
+		}
+		bio_put(bio);
+		done += n;
+	}
+
+	for (i = 0; i < nr_pages; i++)
+		mempool_free(pages[i], &mc->page_pool);
+	copy_complete(read_err, write_err ? 1 : 0, copy);
+}
+
 static void issue_copy(struct ccm_mirror *mc, unsigned long r)
 {
 	struct dm_io_region from, to;
@@ -662,11 +756,16 @@ static void issue_copy(struct ccm_mirror *mc, unsigned long r)
 	sector_t start = (sector_t)r << mc->region_shift;
 
 	copy = mempool_alloc(&mc->copy_pool, GFP_NOIO);
+	INIT_WORK(&copy->work, enc_copy_work);
 	copy->mc = mc;
 	copy->region = r;
 	copy->sectors = min_t(sector_t, mc->region_sectors,
 			      mc->ti->len - start);
 
+	if (mc->engine) {
+		queue_work(mc->copy_wq, &copy->work);
+		return;
+	}
 	from.bdev = mc->primary->bdev;
 	from.sector = start;
 	from.count = copy->sectors;
@@ -738,12 +837,6 @@ static bool copies_in_flight(struct ccm_mirror *mc)
  * ---------------------------------------------------------------------
  */
 
-/* Process context: flush a leg, 0 or -errno. */
-static int flush_leg(struct dm_dev *dev)
-{
-	return blkdev_issue_flush(dev->bdev);
-}
-
 /* Fail or complete the user flushes a commit was for. */
 static void end_flushes(struct bio_list *flushes, blk_status_t status)
 {
@@ -793,9 +886,9 @@ static void do_commit(struct ccm_mirror *mc)
 	bio_list_init(&mc->flush_wait);
 	spin_unlock_irq(&mc->lock);
 
-	if (flush_leg(mc->primary))
+	if (flush_primary(mc))
 		flush_status = BLK_STS_IOERR;
-	err = flush_leg(mc->secondary);
+	err = flush_secondary(mc);
 	if (err) {
 		atomic_inc(&mc->secondary_write_errors);
 		mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
@@ -864,8 +957,8 @@ failed:
 	bio_list_init(&mc->meta_wait);
 	spin_unlock_irq(&mc->lock);
 	if (!bio_list_empty(&flushes))
-		end_flushes(&flushes, flush_leg(mc->primary) ? BLK_STS_IOERR :
-							       BLK_STS_OK);
+		end_flushes(&flushes, flush_primary(mc) ? BLK_STS_IOERR :
+							  BLK_STS_OK);
 	while ((bio = bio_list_pop(&held))) {
 		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
 			dm_submit_bio_remap(bio, NULL);
@@ -993,9 +1086,9 @@ static int parse_features(struct ccm_mirror *mc, struct dm_arg_set *as,
 		*error = "Too many arguments";
 		return -EINVAL;
 	}
-	if (str->key) {
-		*error = "Encrypted mode (key) is not supported yet";
-		return -EOPNOTSUPP;
+	if (str->key && str->metadata) {
+		*error = "Encrypted mirrors keep copy state in the secondary: no metadata";
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -1005,13 +1098,21 @@ static int check_devices(struct ccm_mirror *mc, char **error)
 	struct block_device *p = mc->primary->bdev, *s = mc->secondary->bdev;
 	unsigned int plbs = bdev_logical_block_size(p);
 	unsigned int slbs = bdev_logical_block_size(s);
+	sector_t ssize = bdev_nr_sectors(s);
 
-	if (p == s) {
-		*error = "Primary and secondary are the same device";
-		return -EINVAL;
+	if (mc->engine) {
+		ssize = ccm_engine_sectors(mc->engine);
+		slbs = max(slbs, ccm_engine_block_size(mc->engine));
+		if (ccm_engine_block_size(mc->engine) > plbs) {
+			/* A filesystem on top may write smaller blocks. */
+			*error = "Secondary block size exceeds the primary's logical block size";
+			return -EINVAL;
+		}
 	}
-	if (bdev_nr_sectors(p) != bdev_nr_sectors(s)) {
-		*error = "Primary and secondary sizes differ";
+	if (bdev_nr_sectors(p) != ssize) {
+		*error = mc->engine ?
+			 "Primary size differs from the secondary's plaintext capacity" :
+			 "Primary and secondary sizes differ";
 		return -EINVAL;
 	}
 	if (mc->ti->len > bdev_nr_sectors(p)) {
@@ -1082,8 +1183,14 @@ static void ccm_mirror_free(struct ccm_mirror *mc)
 	mirror_bitmaps(mc, maps);
 	if (mc->kc)
 		dm_kcopyd_client_destroy(mc->kc);
+	if (mc->copy_wq)
+		destroy_workqueue(mc->copy_wq);
 	if (mc->wq)
 		destroy_workqueue(mc->wq);
+	if (mc->engine)
+		ccm_engine_destroy(mc->engine);
+	bioset_exit(&mc->copy_bs);
+	mempool_exit(&mc->page_pool);
 	bioset_exit(&mc->bs);
 	mempool_exit(&mc->copy_pool);
 	ccm_meta_close(&mc->meta);
@@ -1096,6 +1203,44 @@ static void ccm_mirror_free(struct ccm_mirror *mc)
 	if (mc->primary)
 		dm_put_device(mc->ti, mc->primary);
 	kfree(mc);
+}
+
+/*
+ * Constructor: an encrypted mirror - the secondary is a ccm formatted
+ * device written through the engine; copies go through copy_wq.
+ */
+static int open_encrypted(struct ccm_mirror *mc, const char *keyref,
+			  char **error)
+{
+	sector_t max_io;
+	int r;
+
+	r = ccm_engine_create(mc->ti, mc->secondary, keyref, &mc->engine,
+			      error);
+	if (r) {
+		mc->engine = NULL;
+		return r;
+	}
+	max_io = ccm_engine_max_io(mc->engine);
+	mc->chunk_sectors = min_t(sector_t, mc->region_sectors,
+				  min_t(sector_t, max_io,
+					MAX_CHUNK_PAGES << (PAGE_SHIFT - 9)));
+	mc->copy_wq = alloc_workqueue("ccm-mirror-copy",
+				      WQ_MEM_RECLAIM | WQ_UNBOUND,
+				      MAX_PARALLEL);
+	if (!mc->copy_wq) {
+		*error = "Cannot allocate copy workqueue";
+		return -ENOMEM;
+	}
+	mutex_init(&mc->page_lock);
+	r = mempool_init_page_pool(&mc->page_pool,
+				   to_bytes(mc->chunk_sectors) >> PAGE_SHIFT, 0);
+	if (!r)
+		r = bioset_init(&mc->copy_bs, MAX_PARALLEL, 0,
+				BIOSET_NEED_BVECS);
+	if (r)
+		*error = "Cannot allocate copy buffers";
+	return r;
 }
 
 /* Constructor: the metadata device of a persistent plain mirror. */
@@ -1192,19 +1337,34 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mc->region_sectors = region;
 	mc->region_shift = __ffs(region);
 
-	r = check_devices(mc, &ti->error);
-	if (r)
-		goto bad;
-
 	r = parse_features(mc, &as, &str, &ti->error);
 	if (r)
 		goto bad;
 	if (mc->start_paused)
 		set_bit(MC_PAUSED, &mc->flags);
 
+	if (str.key) {
+		r = open_encrypted(mc, str.key, &ti->error);
+		if (r)
+			goto bad;
+	}
+	r = check_devices(mc, &ti->error);
+	if (r)
+		goto bad;
+
 	mc->nr_regions = dm_sector_div_up(ti->len, mc->region_sectors);
 	if (str.metadata) {
 		r = open_metadata(mc, str.metadata, &ti->error);
+		if (r)
+			goto bad;
+	} else if (mc->engine) {
+		/* The copy state lives in the secondary's own header. */
+		mc->persistent = true;
+		r = ccm_meta_open(&mc->meta, mc->secondary->bdev,
+				  ccm_engine_layout(mc->engine)->bitmap_offset,
+				  ccm_engine_layout(mc->engine)->bitmap_bytes,
+				  mc->nr_regions, mc->region_sectors, ti->len,
+				  mc->primary_id, mc->overwrite, &ti->error);
 		if (r)
 			goto bad;
 	}
@@ -1239,7 +1399,10 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	r = dm_set_target_max_io_len(ti, mc->region_sectors);
+	r = dm_set_target_max_io_len(ti, mc->engine ?
+				     min_t(sector_t, mc->region_sectors,
+					   ccm_engine_max_io(mc->engine)) :
+				     mc->region_sectors);
 	if (r) {
 		ti->error = "Cannot set max I/O length";
 		goto bad;
@@ -1375,7 +1538,8 @@ static void emit_info(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 	rate = sample_rate_kib(mc);
 	spin_unlock_irq(&mc->lock);
 
-	DMEMIT("plain %llu %lu/%lu %s %c%c %u %lu %u %u %d %d %d %d %lu %s",
+	DMEMIT("%s %llu %lu/%lu %s %c%c %u %lu %u %u %d %d %d %d %lu %s",
+	       mc->engine ? "encrypted" : "plain",
 	       (unsigned long long)mc->region_sectors, in_sync, mc->nr_regions,
 	       state_names[mirror_state(mc)], ph, sh, inflight, rate,
 	       READ_ONCE(mc->rate_mib), READ_ONCE(mc->parallel),
@@ -1383,7 +1547,7 @@ static void emit_info(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 	       atomic_read(&mc->primary_write_errors),
 	       atomic_read(&mc->secondary_read_errors),
 	       atomic_read(&mc->secondary_write_errors), mc->nr_carried,
-	       mc->metadev ? "metadata" : "core");
+	       mc->engine ? "header" : mc->metadev ? "metadata" : "core");
 }
 
 static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
@@ -1399,6 +1563,7 @@ static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 	nr_opts += mc->metadev ? 2 : 0;
 	nr_opts += mc->primary_id ? 2 : 0;
 	nr_opts += mc->overwrite ? 1 : 0;
+	nr_opts += mc->engine ? 2 : 0;
 
 	DMEMIT("%s %s %llu", mc->primary->name, mc->secondary->name,
 	       (unsigned long long)mc->region_sectors);
@@ -1417,6 +1582,8 @@ static void emit_table(struct ccm_mirror *mc, char *result, unsigned int maxlen)
 		DMEMIT(" id %llx", (unsigned long long)mc->primary_id);
 	if (mc->overwrite)
 		DMEMIT(" overwrite");
+	if (mc->engine)
+		DMEMIT(" key %s", ccm_engine_keyref(mc->engine));
 }
 
 static void ccm_mirror_status(struct dm_target *ti, status_type_t type,
@@ -1434,9 +1601,10 @@ static void ccm_mirror_status(struct dm_target *ti, status_type_t type,
 		emit_table(mc, result, maxlen);
 		break;
 	case STATUSTYPE_IMA:
-		DMEMIT("target_name=%s,target_version=%u.%u.%u,mode=plain,state=%s;",
+		DMEMIT("target_name=%s,target_version=%u.%u.%u,mode=%s,state=%s;",
 		       ti->type->name, ti->type->version[0],
 		       ti->type->version[1], ti->type->version[2],
+		       mc->engine ? "encrypted" : "plain",
 		       state_names[mirror_state(mc)]);
 		break;
 	}
@@ -1504,6 +1672,8 @@ static void ccm_mirror_io_hints(struct dm_target *ti,
 	unsigned int lbs = max(bdev_logical_block_size(mc->primary->bdev),
 			       bdev_logical_block_size(mc->secondary->bdev));
 
+	if (mc->engine)
+		lbs = max(lbs, ccm_engine_block_size(mc->engine));
 	/* Every leg must accept every I/O: the larger block size wins. */
 	limits->logical_block_size = max(limits->logical_block_size, lbs);
 	limits->physical_block_size = max(limits->physical_block_size, lbs);
