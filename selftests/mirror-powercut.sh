@@ -23,7 +23,7 @@ load_module || ktap_skip_all "module not loadable"
 MIB=8
 R=128				# 64 KiB regions
 n=$((MIB * 2048))		# sectors per leg
-sn=$((n + 2048))		# secondary slice: room for a ccm header
+sn=$n				# secondary slice (encrypted: + ccm header)
 msz=2048			# 1 MiB metadata slice
 D=$(make_disk $((2 * MIB + 2)) 4096)
 total=$(blockdev --getsz "$D")
@@ -35,11 +35,19 @@ if [ "$MODE" = encrypted ]; then
 	ccm_keyfile "$K" 32
 	REF=$(ccm_key_add "$K")
 	persist="key $REF"
+	sn=$((n + 2048))
 else
 	persist="metadata /dev/mapper/t-md"
 fi
-tbl="0 $n ccm-mirror /dev/mapper/t-p /dev/mapper/t-s $R 8 rate 1 start_paused $persist id 42"
-tbl2="0 $n ccm-mirror /dev/mapper/t-p /dev/mapper/t-s $R 4 $persist id 42"
+# mtbl [OPT...]: the mirror's table with the persistence options.
+mtbl()
+{
+	# shellcheck disable=SC2086
+	set -- "$@" $persist id 42
+	echo "0 $n ccm-mirror /dev/mapper/t-p /dev/mapper/t-s $R $# $*"
+}
+tbl=$(mtbl rate 1 start_paused)
+tbl2=$(mtbl)
 up_table="0 $total flakey $D 0 100000 1 1 drop_writes"
 down_table="0 $total flakey $D 0 0 100000 1 drop_writes"
 
@@ -64,8 +72,10 @@ switch_to()
 # so that a region wrongly carried over cannot pass the comparison.
 blank_secondary()
 {
-	dd if=/dev/zero of=/dev/mapper/t-s bs=1M oflag=direct status=none
-	dd if=/dev/zero of=/dev/mapper/t-md bs=1M oflag=direct status=none
+	dd if=/dev/zero of=/dev/mapper/t-s bs=1M count=$((sn / 2048)) \
+		oflag=direct status=none
+	dd if=/dev/zero of=/dev/mapper/t-md bs=1M count=$((msz / 2048)) \
+		oflag=direct status=none
 	[ "$MODE" = encrypted ] || return 0
 	ccm_format /dev/mapper/t-s "$K" --no-wipe --region-size $((R * 512)) \
 		--data-size $((n * 512))
