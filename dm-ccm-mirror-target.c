@@ -496,6 +496,17 @@ static int ccm_mirror_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_INCOMPLETE;
 }
 
+/* Workqueue: map held writes again, submitting those that may go now. */
+static void remap_held(struct ccm_mirror *mc, struct bio_list *held)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(held))) {
+		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+	}
+}
+
 /* Workqueue: writes held by a copy or a failed allocation, read retries. */
 static void bio_work(struct work_struct *ws)
 {
@@ -511,10 +522,7 @@ static void bio_work(struct work_struct *ws)
 	bio_list_init(&mc->retries);
 	spin_unlock_irq(&mc->lock);
 
-	while ((bio = bio_list_pop(&deferred))) {
-		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
-			dm_submit_bio_remap(bio, NULL);
-	}
+	remap_held(mc, &deferred);
 
 	while ((bio = bio_list_pop(&retries))) {
 		pb = dm_per_bio_data(bio, sizeof(struct mirror_pb));
@@ -864,7 +872,7 @@ static void do_commit(struct ccm_mirror *mc)
 	blk_status_t flush_status = BLK_STS_OK;
 	unsigned long r, n = mc->nr_regions;
 	bool all, again, ready = false;
-	struct bio *bio;
+	char why;
 	int err;
 
 	if (test_bit(MC_FAILED, &mc->flags))
@@ -888,25 +896,23 @@ static void do_commit(struct ccm_mirror *mc)
 
 	if (flush_primary(mc))
 		flush_status = BLK_STS_IOERR;
+	why = HEALTH_FLUSH_ERR;
 	err = flush_secondary(mc);
-	if (err) {
-		atomic_inc(&mc->secondary_write_errors);
-		mirror_fail(mc, &mc->secondary_health, HEALTH_FLUSH_ERR,
-			    "secondary flush error");
-		end_flushes(&flushes, flush_status);
-		goto failed;
+	if (!err) {
+		spin_lock_irq(&mc->lock);
+		bitmap_copy(mc->commit_want, mc->dirty_want, n);
+		bitmap_or(mc->commit_dirty, mc->dirty_ondisk, mc->commit_want,
+			  n);
+		spin_unlock_irq(&mc->lock);
+		why = HEALTH_WRITE_ERR;
+		err = ccm_meta_commit(&mc->meta, mc->commit_copied,
+				      mc->commit_dirty);
 	}
-
-	spin_lock_irq(&mc->lock);
-	bitmap_copy(mc->commit_want, mc->dirty_want, n);
-	bitmap_or(mc->commit_dirty, mc->dirty_ondisk, mc->commit_want, n);
-	spin_unlock_irq(&mc->lock);
-
-	err = ccm_meta_commit(&mc->meta, mc->commit_copied, mc->commit_dirty);
 	if (err) {
 		atomic_inc(&mc->secondary_write_errors);
-		mirror_fail(mc, &mc->secondary_health, HEALTH_WRITE_ERR,
-			    "copy state write error");
+		mirror_fail(mc, &mc->secondary_health, why,
+			    why == HEALTH_FLUSH_ERR ? "secondary flush error" :
+						      "copy state write error");
 		end_flushes(&flushes, flush_status);
 		goto failed;
 	}
@@ -925,10 +931,7 @@ static void do_commit(struct ccm_mirror *mc)
 	spin_unlock_irq(&mc->lock);
 
 	end_flushes(&flushes, flush_status);
-	while ((bio = bio_list_pop(&held))) {
-		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
-			dm_submit_bio_remap(bio, NULL);
-	}
+	remap_held(mc, &held);
 	if (ready) {
 		DMINFO("%s: secondary in sync and committed: ready",
 		       dm_table_device_name(mc->ti->table));
@@ -959,10 +962,7 @@ failed:
 	if (!bio_list_empty(&flushes))
 		end_flushes(&flushes, flush_primary(mc) ? BLK_STS_IOERR :
 							  BLK_STS_OK);
-	while ((bio = bio_list_pop(&held))) {
-		if (map_write(mc, bio, GFP_NOIO) == DM_MAPIO_REMAPPED)
-			dm_submit_bio_remap(bio, NULL);
-	}
+	remap_held(mc, &held);
 }
 
 static void commit_work(struct work_struct *ws)

@@ -34,10 +34,7 @@ dm_create t-pri "0 $sz linear $P 0"
 dm_create t-m "0 $sz ccm-mirror /dev/mapper/t-pri $S $R 4 rate 10 key $REF"
 ktap_check "status: encrypted, header persistence" \
 	test "$(dm_field t-m 1)/$(dm_field t-m 15)" = "encrypted/header"
-fio --name=enc --filename=/dev/mapper/t-m --direct=1 --ioengine=libaio \
-	--iodepth=8 --rw=randwrite --bssplit=4k/40:12k/20:64k/20:256k/20 \
-	--verify=crc32c --verify_backlog=32 --serialize_overlap=1 \
-	--time_based --runtime=8 --output="$SCRATCH/fio.out" > /dev/null 2>&1 &
+fio_verify /dev/mapper/t-m 8 4k/40:12k/20:64k/20:256k/20 &
 fio_pid=$!
 sleep 3
 # Clean restart mid-copy: the header carries the progress over.

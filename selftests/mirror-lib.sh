@@ -95,3 +95,28 @@ wait_for_events()
 	log "no event on $1 (still $(dm_events "$1"))"
 	return 1
 }
+
+# fio_verify DEV SECONDS BSSPLIT [FIO OPTION...]: random writes verified
+# with crc32c and verify_backlog, time based; output in $SCRATCH/fio.out.
+fio_verify()
+{
+	local dev=$1 secs=$2 bssplit=$3
+
+	shift 3
+	fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio \
+		--iodepth=8 --rw=randwrite --bssplit="$bssplit" \
+		--verify=crc32c --verify_backlog=32 --serialize_overlap=1 \
+		--time_based --runtime="$secs" --output="$SCRATCH/fio.out" \
+		"$@" > /dev/null 2>&1
+}
+
+# fio_verified DESC PID: the background fio_verify PID ended clean.
+fio_verified()
+{
+	if wait "$2"; then
+		ktap_test_pass "$1"
+	else
+		log "$(tail -n 30 "$SCRATCH/fio.out")"
+		ktap_test_fail "$1"
+	fi
+}

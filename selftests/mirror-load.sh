@@ -19,36 +19,20 @@ fill_random "$P"
 # 64 KiB regions, a slow copy so that fio overlaps all of it.
 dm_create t-m "$(mirror_table "$P" "$S" 128 rate 12 parallel 4)"
 
-fio --name=load --filename=/dev/mapper/t-m --direct=1 --ioengine=libaio \
-	--iodepth=16 --rw=randwrite \
-	--bssplit=512/15:4k/25:12k/15:64k/15:100k/10:256k/10:1m/10 \
-	--blockalign=512 --verify=crc32c --verify_backlog=64 \
-	--serialize_overlap=1 --time_based --runtime=14 \
-	--output="$SCRATCH/fio.out" > /dev/null 2>&1 &
+fio_verify /dev/mapper/t-m 14 \
+	512/15:4k/25:12k/15:64k/15:100k/10:256k/10:1m/10 \
+	--iodepth=16 --blockalign=512 &
 fio_pid=$!
 
 ktap_check "copy reaches ready under load" wait_ready t-m 60
 log "status at ready: $(dmsetup status t-m)"
-if wait "$fio_pid"; then
-	ktap_test_pass "fio with verify_backlog clean across the copy and past ready"
-else
-	log "$(tail -n 30 "$SCRATCH/fio.out")"
-	ktap_test_fail "fio with verify_backlog clean across the copy and past ready"
-fi
+fio_verified "fio with verify_backlog clean across the copy and past ready" "$fio_pid"
 ktap_check "still ready after the load" test "$(mirror_state t-m)" = ready
 
 # A final full verify pass of what fio wrote, through the mirror.
-fio --name=load --filename=/dev/mapper/t-m --direct=1 --ioengine=libaio \
-	--iodepth=16 --rw=randwrite \
-	--bssplit=512/15:4k/25:12k/15:64k/15:100k/10:256k/10:1m/10 \
-	--blockalign=512 --verify=crc32c --serialize_overlap=1 \
-	--size=64m --output="$SCRATCH/fio2.out" > /dev/null 2>&1
-rc=$?
-if [ $rc -eq 0 ]; then
-	ktap_test_pass "write+verify pass on the ready mirror"
-else
-	log "$(tail -n 30 "$SCRATCH/fio2.out")"
-	ktap_test_fail "write+verify pass on the ready mirror"
-fi
+fio_verify /dev/mapper/t-m 0 \
+	512/15:4k/25:12k/15:64k/15:100k/10:256k/10:1m/10 \
+	--iodepth=16 --blockalign=512 --time_based=0 --size=64m &
+fio_verified "write+verify pass on the ready mirror" $!
 ktap_check "secondary equals primary" devs_equal "$P" "$S"
 ktap_finished

@@ -16,11 +16,7 @@ S=$(make_disk 64)
 fill_random "$P"
 dm_create t-m "$(mirror_table "$P" "$S" 256 rate 8)"
 
-fio --name=susp --filename=/dev/mapper/t-m --direct=1 --ioengine=libaio \
-	--iodepth=8 --rw=randwrite --bssplit=4k/50:64k/30:256k/20 \
-	--verify=crc32c --verify_backlog=32 --serialize_overlap=1 \
-	--time_based --runtime=8 --output="$SCRATCH/fio.out" \
-	> /dev/null 2>&1 &
+fio_verify /dev/mapper/t-m 8 4k/50:64k/30:256k/20 &
 fio_pid=$!
 
 ok=1
@@ -47,12 +43,7 @@ for i in $(seq 3); do
 done
 ktap_check "3 table reloads mid-copy" test $ok = 1
 
-if wait "$fio_pid"; then
-	ktap_test_pass "fio verify clean across suspends and reloads"
-else
-	log "$(tail -n 30 "$SCRATCH/fio.out")"
-	ktap_test_fail "fio verify clean across suspends and reloads"
-fi
+fio_verified "fio verify clean across suspends and reloads" "$fio_pid"
 dmsetup message t-m 0 rate 0
 ktap_check "copy reaches ready" wait_ready t-m 60
 ktap_check "secondary equals primary" devs_equal "$P" "$S"
