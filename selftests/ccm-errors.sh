@@ -140,7 +140,7 @@ dm_remove t-ccm
 file=$(losetup -nO BACK-FILE "$disk")
 rodisk=$(losetup --find --show --read-only "$file")
 echo "$rodisk" >> "$_LIB_LOOP_REG"
-kmsg_mark
+ccm_kmsg_mark
 if dmsetup create t-ccm --table "0 $sectors ccm $rodisk $ref" 2> /dev/null
 then
 	echo t-ccm >> "$_LIB_DM_REG"
@@ -154,7 +154,7 @@ then
 	fi
 	dm_remove t-ccm
 else
-	log "$(kmsg_since | tail -n 3)"
+	log "$(ccm_kmsg_since | tail -n 3)"
 	ktap_test_pass "a read-only device shows ro (table refused)"
 	ktap_test_pass "a read-only device refuses writes (table refused)"
 fi

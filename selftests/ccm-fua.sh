@@ -53,10 +53,10 @@ ccm_must "cut the device under the mapping" bash -c "
 	dmsetup load t-ccm-low --table '0 $size error' &&
 	dmsetup suspend --noflush --nolockfs t-ccm-low &&
 	dmsetup resume t-ccm-low"
-kmsg_mark
+ccm_kmsg_mark
 dm_remove t-ccm
 ktap_check "the metadata commit on removal fails and is logged" \
-	grep -q "ccm: .*metadata commit failed" <<< "$(kmsg_since)"
+	grep -q "ccm: .*metadata commit failed" <<< "$(ccm_kmsg_since)"
 dm_remove t-ccm-low
 
 ccm_must "re-create the mapping on the disk" \

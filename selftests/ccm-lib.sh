@@ -17,7 +17,7 @@
 # ccm_expect_load_error DESC REGEX TABLE [dmsetup create options]
 # ccm_py CMD ARGS...             the offline helper (see below)
 # ccm_cmp DEV FILE [direct]      DEV starts with FILE's bytes
-# kmsg_mark, kmsg_since          dmesg lines since the last mark
+# ccm_kmsg_mark, ccm_kmsg_since  dmesg lines since the last mark
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	echo "TAP version 13"
@@ -117,13 +117,13 @@ ccm_table()
 	fi
 }
 
-kmsg_mark()
+ccm_kmsg_mark()
 {
 	_CCM_MARK=$((_CCM_MARK + 1))
 	echo "ccm-selftest: mark $$-$_CCM_MARK" > /dev/kmsg
 }
 
-kmsg_since()
+ccm_kmsg_since()
 {
 	dmesg | sed -n "/ccm-selftest: mark $$-$_CCM_MARK\$/,\$p"
 }
@@ -134,7 +134,7 @@ ccm_expect_load_error()
 {
 	local desc=$1 re=$2 table=$3 opts=${4:-}
 
-	kmsg_mark
+	ccm_kmsg_mark
 	# shellcheck disable=SC2086
 	if dmsetup create t-ccm-bad $opts --table "$table" > /dev/null 2>&1; then
 		dmsetup remove t-ccm-bad
@@ -142,12 +142,12 @@ ccm_expect_load_error()
 		ktap_test_fail "$desc"
 		return 1
 	fi
-	if kmsg_since | grep -qE -- "$re"; then
+	if ccm_kmsg_since | grep -qE -- "$re"; then
 		ktap_test_pass "$desc"
 		return 0
 	fi
 	log "no kernel message /$re/; got:"
-	log "$(kmsg_since | tail -n 5)"
+	log "$(ccm_kmsg_since | tail -n 5)"
 	ktap_test_fail "$desc"
 	return 1
 }

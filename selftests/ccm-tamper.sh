@@ -48,7 +48,7 @@ ccm_py swap "$disk" 20 21
 ccm_py copy "$disk2" "$disk" 30
 
 ccm_must "create the mapping on the modified device" dm_create t-ccm "$table"
-kmsg_mark
+ccm_kmsg_mark
 bad=$(ccm_py badblocks $dev 4096 | tr ' ' '\n' | sed -n '1,40p' | tr '\n' ' ')
 expect="5:EILSEQ 9:EILSEQ 13:EILSEQ 20:EILSEQ 21:EILSEQ 30:EILSEQ "
 if [ "$bad" = "$expect" ]; then
@@ -85,7 +85,7 @@ ktap_check "status shows the last failed block" \
 
 ok=1
 for b in 5 9 13 20 21 30; do
-	kmsg_since | grep -q "block $b failed authentication" || ok=0
+	ccm_kmsg_since | grep -q "block $b failed authentication" || ok=0
 done
 ktap_check "the kernel log names every failed block" test $ok = 1
 
@@ -121,7 +121,7 @@ disk3=$(make_disk 8)
 ccm_format "$disk3" "$key" --no-wipe
 ccm_must "create a mapping on a --no-wipe device" \
 	dm_create t-ccm3 "$(ccm_table "$disk3" "$ref")"
-kmsg_mark
+ccm_kmsg_mark
 if dd if=/dev/mapper/t-ccm3 of=/dev/null bs=4096 count=1 iflag=direct \
 	status=none 2> /dev/null; then
 	ktap_test_fail "a never-written block reads as an error"
@@ -129,7 +129,7 @@ else
 	ktap_test_pass "a never-written block reads as an error"
 fi
 ktap_check "the kernel log says it was never written" \
-	grep -q "block 0 has never been written" <<< "$(kmsg_since)"
+	grep -q "block 0 has never been written" <<< "$(ccm_kmsg_since)"
 ktap_check "once written it reads back" bash -c "
 	dd if='$SCRATCH/blk' of=/dev/mapper/t-ccm3 bs=4096 oflag=direct \
 		status=none &&

@@ -11,8 +11,10 @@
 #   -T TESTS  only these selftests (space or comma separated); the host-side
 #             checks run only when no -T is given
 # Host-side checks: tools-test (`make -C tools test`, when tools/Makefile
-# exists) and rig-hang (a nested VM whose test hangs must be killed at its
-# timeout and reported as a failure, with the console tail).
+# exists), rig-hang (a nested VM whose test hangs must be killed at its
+# timeout and reported as a failure, with the console tail) and, per
+# kernel, vm-reset (selftests/vm-reset: a VM reset mid-copy, then a second
+# boot must resume the copy from disk).
 # Environment: RIG_HANG_TIMEOUT (backstop VM timeout of rig-hang, 300 s),
 # and everything tools/vm/run.sh reads.
 set -u
@@ -130,6 +132,18 @@ if [ -z "$TESTS" ]; then
 	echo "# host: rig-hang: $((SECONDS - ts))s"
 	[ -z "$why" ]
 	host_result rig-hang $?
+
+	# vm-reset: a VM reset (no clean shutdown) in the middle of a copy;
+	# the next boot must resume from the committed progress.
+	for k in "${KVERS[@]}"; do
+		[ -r "/boot/vmlinuz-$k" ] || continue
+		ts=$SECONDS
+		echo "# host: vm-reset on $k: VM reset mid-copy, the next boot resumes"
+		"$SRCDIR/selftests/vm-reset/run-host.sh" "$k" \
+			"$SRCDIR/build/$k/vm-reset"
+		host_result "vm-reset $k" $?
+		echo "# host: vm-reset on $k: $((SECONDS - ts))s"
+	done
 fi
 
 echo "# ---- summary ($((SECONDS - t0))s) ----"

@@ -134,6 +134,7 @@ trap 'kill "$(cat "$OUTDIR/qemu.pid" 2> /dev/null)" 2> /dev/null; exit 130' INT 
 (
 	timeout --foreground -k 10 "$VM_TIMEOUT" "${QEMU[@]}" < /dev/null 2>&1
 	echo $? > "$OUTDIR/qemu-rc"
+	times | tail -n 1 > "$OUTDIR/qemu-times"
 ) | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' |
 	tee "$CONSOLE" | show &
 vm_pid=$!
@@ -203,5 +204,8 @@ if [ $rc -ge 2 ]; then
 fi
 echo "$vm" > "$OUTDIR/vm-status"
 echo "$elapsed" > "$OUTDIR/vm-seconds"
-echo "# kernel $KVER: VM $vm in ${elapsed}s"
+# CPU time QEMU used (user+sys), to compare with wall time.
+cpu=$(awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%d", s }' \
+	"$OUTDIR/qemu-times" 2> /dev/null)
+echo "# kernel $KVER: VM $vm in ${elapsed}s (QEMU CPU ${cpu:-?}s)"
 exit $rc

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-ccm-mirror: build, lint and test rig.  `make help` lists the targets.
+# The kernel module itself is described by Kbuild; each kernel gets its own
+# out-of-tree build directory build/<kver>/ (symlinks to the sources), so
+# kernels never clobber each other's objects.
+
+SHELL := /bin/bash
+SRC := $(CURDIR)
+BUILD := $(SRC)/build
+
+# Kernels whose headers are installed.  The running kernel may be foreign
+# (no headers), so the default is the newest installed one.
+KVERS := $(shell for m in /lib/modules/*/build/Makefile; do \
+	[ -f "$$m" ] && basename "$$(dirname "$$(dirname "$$m")")"; done | sort -V)
+KVER ?= $(lastword $(KVERS))
+# `make check KVER=x` tests only that kernel; plain `make check` tests all.
+ifneq ($(filter command line environment,$(origin KVER)),)
+CHECK_KVERS := $(KVER)
+CHECK_BUILD := module
+else
+CHECK_KVERS := $(KVERS)
+CHECK_BUILD := modules-all
+endif
+TESTS ?=
+
+# Kernel sources (top level) and the checkpatch of Debian's 6.1 source.
+KFILES = $(sort $(wildcard *.c *.h))
+LINUX_TARBALL := /usr/src/linux-source-6.1.tar.xz
+LINUX_SRC := $(SRC)/.cache/linux-source-6.1
+CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
+
+# $(call kbuild,KVER,OUTDIR,EXTRA-KBUILD-ARGS)
+define kbuild
+	+@set -e; k='$(1)'; d='$(2)'; \
+	if [ ! -f Kbuild ]; then \
+		echo "  no Kbuild yet: dm-ccm-mirror.ko not built for $$k"; exit 0; \
+	fi; \
+	if [ ! -f "/lib/modules/$$k/build/Makefile" ]; then \
+		echo "no headers for kernel '$$k' (tools/install-deps.sh)" >&2; exit 1; \
+	fi; \
+	mkdir -p "$$d"; \
+	find "$$d" -maxdepth 1 -type l -delete; \
+	rel=$$(realpath --relative-to="$$d" "$(SRC)"); \
+	for f in Kbuild *.c *.h; do ln -s "$$rel/$$f" "$$d/$$f"; done; \
+	echo "  KBUILD  $$k -> $${d#$(SRC)/}"; \
+	$(MAKE) -C "/lib/modules/$$k/build" M="$$d" $(3) modules
+endef
+
+.PHONY: all module modules-all tools tools-test lint lint-checkpatch \
+	lint-sparse check vm-shell clean distclean help deps demo bench
+
+all: module tools
+
+module:
+	$(call kbuild,$(KVER),$(BUILD)/$(KVER))
+
+modules-all: $(addprefix module-,$(KVERS))
+
+module-%:
+	$(call kbuild,$*,$(BUILD)/$*)
+
+tools:
+	@if [ -f tools/Makefile ]; then \
+		$(MAKE) -C tools; \
+	else \
+		echo "  tools/Makefile not there yet: ccm-mirror CLI not built"; \
+	fi
+
+tools-test:
+	@if [ -f tools/Makefile ]; then \
+		$(MAKE) -C tools test; \
+	else \
+		echo "  tools/Makefile not there yet: no tools tests"; \
+	fi
+
+# ---- lint: checkpatch --strict, sparse (C=1) and W=1 on every kernel ----
+lint: lint-checkpatch lint-sparse
+
+$(CHECKPATCH):
+	@echo "  EXTRACT $(LINUX_TARBALL) (scripts, drivers/md, include) -> .cache/"
+	@mkdir -p $(SRC)/.cache
+	tar -xJf $(LINUX_TARBALL) -C $(SRC)/.cache linux-source-6.1/scripts \
+		linux-source-6.1/drivers/md linux-source-6.1/include
+	@touch $@
+
+lint-checkpatch: $(CHECKPATCH)
+	@if [ -z "$(KFILES)" ]; then echo "  no kernel sources yet"; exit 0; fi; \
+	echo "  CHECKPATCH --strict $(KFILES)"; \
+	perl $(CHECKPATCH) --strict --no-tree --color=never --summary-file \
+		-f $(KFILES)
+
+# A fresh directory per kernel so that every file is compiled (W=1) and
+# checked (C=1) again; any warning or error fails.
+lint-sparse: $(addprefix lint-sparse-,$(KVERS))
+
+lint-sparse-%:
+	@rm -rf $(BUILD)/lint/$*
+	@mkdir -p $(BUILD)/lint
+	@set -o pipefail; \
+	$(MAKE) --no-print-directory -s _lint-sparse-one K='$*' 2>&1 | \
+		sed -u 's|$(BUILD)/lint/$*/||' | tee $(BUILD)/lint/$*.log; \
+	if grep -Eq '(warning|error|WARNING|ERROR):' $(BUILD)/lint/$*.log; then \
+		echo "lint: $*: warnings above (build/lint/$*.log)" >&2; exit 1; \
+	fi; \
+	echo "  SPARSE+W=1 $*: clean"
+
+_lint-sparse-one:
+	$(call kbuild,$(K),$(BUILD)/lint/$(K),C=1 W=1)
+
+# ---- tests in QEMU ----
+# make check [KVER=<release>] [TESTS="name ..."]
+# Everything from Debian's archive; does nothing when all is installed.
+deps:
+	@$(SRC)/tools/install-deps.sh
+
+# A live move of a mounted, busy filesystem in the VM, as a user sees it.
+demo: deps
+	@$(MAKE) --no-print-directory module tools
+	@$(SRC)/tools/demo.sh -k '$(KVER)'
+
+# Side-by-side benchmarks in the VM (KVER=x: that kernel; default: all).
+bench: deps
+	@$(MAKE) --no-print-directory $(CHECK_BUILD) tools
+	@$(MAKE) --no-print-directory -C $(SRC)/bench
+	@$(SRC)/bench/run.sh $(foreach k,$(CHECK_KVERS),-k '$(k)')
+
+check: deps
+	@$(MAKE) --no-print-directory $(CHECK_BUILD) tools
+	@$(SRC)/tools/vm/check.sh $(foreach k,$(CHECK_KVERS),-k '$(k)') \
+		$(if $(TESTS),-T '$(TESTS)')
+
+vm-shell: module tools
+	@$(SRC)/tools/vm/run.sh -k '$(KVER)' -m shell -o $(BUILD)/$(KVER)/shell
+
+clean:
+	rm -rf $(BUILD)
+	@if [ -f tools/Makefile ]; then $(MAKE) -C tools clean; fi
+
+distclean: clean
+	rm -rf $(SRC)/.cache
+
+help:
+	@echo "make                  build dm-ccm-mirror.ko for KVER (default: newest"
+	@echo "                      installed: $(KVER)) and the CLI (tools/)"
+	@echo "make modules-all      build the module for every kernel with headers:"
+	@echo "                      $(KVERS)"
+	@echo "make lint             checkpatch --strict, sparse (C=1) and W=1 on every kernel"
+	@echo "make check            build everything, run the selftests in a VM per kernel"
+	@echo "make check KVER=<release> TESTS=<name>   one test on one kernel"
+	@echo "make vm-shell [KVER=<release>]           interactive shell in the VM"
+	@echo "make tools-test       the CLI's own tests (host)"
+	@echo "make clean | distclean"
