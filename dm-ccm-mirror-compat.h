@@ -7,6 +7,7 @@
 #ifndef DM_CCM_MIRROR_COMPAT_H
 #define DM_CCM_MIRROR_COMPAT_H
 
+#include <linux/crypto.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
 #include <linux/ioprio.h>
@@ -44,5 +45,28 @@ static inline int ccm_dm_io(struct dm_io_request *req, unsigned int n,
 {
 	return dm_io(req, n, where, NULL, IOPRIO_DEFAULT);
 }
+
+/*
+ * 6.3 changed crypto_completion_t from
+ * void (*)(struct crypto_async_request *, int) to void (*)(void *, int),
+ * the new one receiving the data given to aead_request_set_callback().
+ * CCM_CRYPTO_DONE_ADAPTERS(fn) defines both adapters for
+ * void fn(void *data, int err); CCM_CRYPTO_DONE(fn) is the one this
+ * kernel's type takes (chosen by type, not by version).
+ */
+#define CCM_CRYPTO_DONE_ADAPTERS(fn)					\
+static void fn##_new(void *data, int err)				\
+{									\
+	fn(data, err);							\
+}									\
+static void fn##_old(struct crypto_async_request *areq, int err)	\
+{									\
+	fn##_new(areq->data, err);					\
+}
+
+#define CCM_CRYPTO_DONE(fn)						\
+	__builtin_choose_expr(__builtin_types_compatible_p(		\
+				crypto_completion_t, void (*)(void *, int)), \
+			      fn##_new, fn##_old)
 
 #endif /* DM_CCM_MIRROR_COMPAT_H */

@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "dm-ccm-mirror-compat.h"
 #include "dm-ccm-mirror-crypt.h"
 
 #define DM_MSG_PREFIX "ccm"
@@ -474,29 +475,7 @@ static void ccm_req_done(void *data, int err)
 	ccm_req_complete(req, err);
 }
 
-/* COMPAT: move to dm-ccm-mirror-compat.h */
-/*
- * Linux 6.3 changed crypto_completion_t from
- * void (*)(struct crypto_async_request *, int) to void (*)(void *, int),
- * the new one receiving the data pointer given to
- * aead_request_set_callback().  Both adapters exist; the type of
- * crypto_completion_t picks one at compile time (no version test).
- */
-static void ccm_req_done_new(void *data, int err)
-{
-	ccm_req_done(data, err);
-}
-
-static void ccm_req_done_old(struct crypto_async_request *areq, int err)
-{
-	ccm_req_done(areq->data, err);
-}
-
-#define CCM_REQ_DONE_CB							\
-	__builtin_choose_expr(__builtin_types_compatible_p(		\
-				crypto_completion_t, void (*)(void *, int)), \
-			      ccm_req_done_new, ccm_req_done_old)
-/* end COMPAT */
+CCM_CRYPTO_DONE_ADAPTERS(ccm_req_done)
 
 void ccm_crypt_block(struct ccm_crypt *cc, struct ccm_batch *batch,
 		     bool encrypt, u64 block, struct page *page,
@@ -536,7 +515,7 @@ void ccm_crypt_block(struct ccm_crypt *cc, struct ccm_batch *batch,
 	 */
 	aead_request_set_callback(&req->areq, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
-				  CCM_REQ_DONE_CB, req);
+				  CCM_CRYPTO_DONE(ccm_req_done), req);
 	aead_request_set_ad(&req->areq, CCM_AAD_SIZE);
 	aead_request_set_crypt(&req->areq, req->sg, req->sg,
 			       encrypt ? bs : bs + CCM_TAG_SIZE, req->iv);
