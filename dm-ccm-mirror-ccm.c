@@ -985,20 +985,7 @@ static int ccm_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	switch (bio_op(bio)) {
-	case REQ_OP_READ:
-		break;
-	case REQ_OP_WRITE:
-		if (ccm_is_read_only(e)) {
-			DMERR_LIMIT("%pg: write to a read-only ccm device refused",
-				    e->dev->bdev);
-			return DM_MAPIO_KILL;
-		}
-		break;
-	default:
-		return DM_MAPIO_KILL;
-	}
-
+	/* The engine refuses other operations and read-only writes. */
 	if (!bio->bi_iter.bi_size) {
 		bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;

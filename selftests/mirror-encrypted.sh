@@ -58,20 +58,14 @@ ktap_check "the key is not in the kernel log" \
 
 # Read fallback: region 3 of the primary fails, the data comes decrypted.
 bad=$((3 * R))
-dmsetup suspend t-pri
-dmsetup reload t-pri --table "0 $bad linear $P 0
-$bad $R error
-$((bad + R)) $((sz - bad - R)) linear $P $((bad + R))"
-dmsetup resume t-pri
+error_region t-pri "$P" "$sz" "$bad" "$R"
 dd if=/dev/mapper/t-m of="$SCRATCH/got" bs=4k skip=$((bad / 8)) \
 	count=$((R / 8)) iflag=direct status=none
 dd if="$P" of="$SCRATCH/want" bs=4k skip=$((bad / 8)) count=$((R / 8)) \
 	status=none
 ktap_check "primary read error served decrypted from the secondary" \
 	cmp "$SCRATCH/want" "$SCRATCH/got"
-dmsetup suspend t-pri
-dmsetup reload t-pri --table "0 $sz linear $P 0"
-dmsetup resume t-pri
+dm_swap t-pri "0 $sz linear $P 0"
 dm_remove t-m
 
 dm_create t-c "0 $sz ccm $S $REF"
@@ -112,9 +106,7 @@ dm_create t-sec "0 $s3sz linear $S3 0"
 dm_create t-m "0 $sz ccm-mirror $P /dev/mapper/t-sec $R 4 rate 4 key $REF"
 sleep 1
 ev=$(dm_events t-m)
-dmsetup suspend t-sec
-dmsetup reload t-sec --table "0 $s3sz flakey $S3 0 0 1 1 error_writes"
-dmsetup resume t-sec
+dm_swap t-sec "0 $s3sz flakey $S3 0 0 1 1 error_writes"
 head -c 1048576 /dev/urandom > "$SCRATCH/data"
 dd if="$SCRATCH/data" of=/dev/mapper/t-m bs=64k oflag=direct status=none
 ktap_check "encrypted: user writes succeed after the secondary fails" \

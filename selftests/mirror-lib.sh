@@ -120,3 +120,20 @@ fio_verified()
 		ktap_test_fail "$1"
 	fi
 }
+
+# dm_swap NAME TABLE: load TABLE into the live device NAME (suspend,
+# reload, resume).
+dm_swap()
+{
+	dmsetup suspend "$1" && dmsetup reload "$1" --table "$2" &&
+		dmsetup resume "$1"
+}
+
+# error_region NAME DEV SECTORS START LEN: NAME maps DEV linearly except
+# [START, START + LEN), which returns I/O errors.
+error_region()
+{
+	dm_swap "$1" "0 $4 linear $2 0
+$4 $5 error
+$(($4 + $5)) $(($3 - $4 - $5)) linear $2 $(($4 + $5))"
+}

@@ -23,11 +23,7 @@ ktap_check "copy reaches ready" wait_ready t-m 60
 
 # Region 5 of the primary now returns I/O errors.
 bad=$((5 * R))
-dmsetup suspend t-pri
-dmsetup reload t-pri --table "0 $bad linear $P 0
-$bad $R error
-$((bad + R)) $((sz - bad - R)) linear $P $((bad + R))"
-dmsetup resume t-pri
+error_region t-pri "$P" "$sz" "$bad" "$R"
 
 dd if=/dev/mapper/t-m of="$SCRATCH/got" bs=4k skip=$((bad / 8)) count=$((R / 8)) \
 	iflag=direct status=none

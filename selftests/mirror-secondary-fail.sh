@@ -21,9 +21,7 @@ sleep 1
 ev=$(dm_events t-m)
 
 # Every write to the secondary now fails.
-dmsetup suspend t-sec
-dmsetup reload t-sec --table "0 $sz flakey $S 0 0 1 1 error_writes"
-dmsetup resume t-sec
+dm_swap t-sec "0 $sz flakey $S 0 0 1 1 error_writes"
 
 head -c 1048576 /dev/urandom > "$SCRATCH/data"
 dd if="$SCRATCH/data" of=/dev/mapper/t-m bs=64k oflag=direct status=none

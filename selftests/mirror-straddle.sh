@@ -87,8 +87,7 @@ ktap_check "a write over a whole copying region (region $M) and both neighbours 
 	test $? = 0
 
 dmsetup message t-m 0 parallel 8
-dmsetup suspend t-slow && dmsetup reload t-slow --table "0 $sz linear $S 0" &&
-	dmsetup resume t-slow
+dm_swap t-slow "0 $sz linear $S 0"
 ktap_check "copy reaches ready" wait_ready t-m 60
 ktap_check "secondary equals primary" devs_equal "$P" "$S"
 ktap_check "mirror reads return the new data" \
