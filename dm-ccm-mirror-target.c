@@ -1100,6 +1100,10 @@ static int check_devices(struct ccm_mirror *mc, char **error)
 	unsigned int slbs = bdev_logical_block_size(s);
 	sector_t ssize = bdev_nr_sectors(s);
 
+	if (p == s) {
+		*error = "Primary and secondary are the same device";
+		return -EINVAL;
+	}
 	if (mc->engine) {
 		ssize = ccm_engine_sectors(mc->engine);
 		slbs = max(slbs, ccm_engine_block_size(mc->engine));
