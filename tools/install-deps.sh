@@ -15,7 +15,7 @@ PKGS="build-essential bc bison flex libelf-dev pkg-config kmod perl python3
 sparse linux-source-6.1 xz-utils zstd cpio python3-cryptography
 qemu-system-x86 busybox-static
 dmsetup fio keyutils e2fsprogs util-linux procps iproute2 nbd-server nbd-client
-libdevmapper-dev libssl-dev libkeyutils-dev dkms"
+libdevmapper-dev libssl-dev libkeyutils-dev dkms clang libclang-rt-14-dev"
 KERNELS="6.1 6.12"
 
 pkg_missing()
