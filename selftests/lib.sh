@@ -204,6 +204,8 @@ make_disk()
 		log "make_disk: losetup failed for $file"
 		return 1
 	}
+	# A loop device keeps a read-only flag set by an earlier test.
+	blockdev --setrw "$dev"
 	echo "$dev" >> "$_LIB_LOOP_REG"
 	echo "$dev"
 }

@@ -4,6 +4,7 @@
 # ccm-mirror plain mode: pause/resume messages, the rate limit changed at
 # runtime, events raised on state changes, and message errors.  Functional
 # checks only (no timing assertions beyond "still running after N s").
+# timeout=240
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mirror-lib.sh"
 
