@@ -6,7 +6,7 @@
 #
 #   mv_require_tool            skip all if the CLI is not built
 #   mv_vol NAME DISK           dm-linear NAME over the whole of DISK; its
-#                              hidden devices NAME-ccm-old/-new/-meta are
+#                              hidden devices NAME-ccm-old/-new are
 #                              registered for cleanup too
 #   devno DEV                  "M:m" of a block device
 #   no_hidden NAME             no NAME-ccm-* device exists
@@ -37,7 +37,6 @@ mv_require_tool()
 mv_vol()
 {
 	# Hidden devices first: cleanup removes in reverse order.
-	echo "$1-ccm-meta" >> "$_LIB_DM_REG"
 	echo "$1-ccm-new" >> "$_LIB_DM_REG"
 	echo "$1-ccm-old" >> "$_LIB_DM_REG"
 	dm_create "$1" "0 $(blockdev --getsz "$2") linear $2 0"
