@@ -30,7 +30,7 @@ writer_start
 sleep 1
 
 # ---- move onto B (larger: a slice), with the writer running ----
-"$T" move t-vol "$B" --yes --rate 8 > "$SCRATCH/move1" 2>&1 < /dev/null &
+"$T" move t-vol "$B" --yes --rate 3 > "$SCRATCH/move1" 2>&1 < /dev/null &
 _MV_BG=$!
 wait_for_status t-vol " copying " 20
 ktap_check "during the move t-vol is a ccm-mirror" table_has t-vol " ccm-mirror "
