@@ -166,6 +166,14 @@ void ccm_sb_encode(const struct ccm_sb *sb, uint8_t *buf)
 	memcpy(buf, &d, sizeof(d));
 }
 
+static bool ccm_all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
 static enum ccm_sb_status sb_check_fields(const struct ccm_sb *sb, char *why,
 					  size_t why_len)
 {
@@ -266,6 +274,12 @@ enum ccm_sb_status ccm_sb_decode(const uint8_t *buf, struct ccm_sb *sb,
 			 " (this tool knows version %d)",
 			 sb->version, CCM_SB_VERSION);
 		return CCM_SB_BAD_VERSION;
+	}
+	/* As the kernel: new fields come with a new version or flag. */
+	if (!ccm_all_zero(d.pad0, sizeof(d.pad0)) ||
+	    !ccm_all_zero(d.reserved, sizeof(d.reserved))) {
+		snprintf(why, why_len, "reserved superblock bytes are not zero");
+		return CCM_SB_BAD_FIELD;
 	}
 	st = sb_check_fields(sb, why, why_len);
 	if (st == CCM_SB_OK)

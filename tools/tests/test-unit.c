@@ -453,6 +453,11 @@ static void test_superblock(void)
 	buf[0] = 12;
 	ok(decode_patched(&sb, 36, buf, 1, why, sizeof(why)) ==
 	   CCM_SB_BAD_FIELD, "superblock: nonce size 12 (%s)", why);
+	buf[0] = 1;
+	ok(decode_patched(&sb, 126, buf, 1, why, sizeof(why)) ==
+	   CCM_SB_BAD_FIELD, "superblock: pad0 not zero (%s)", why);
+	ok(decode_patched(&sb, 400, buf, 1, why, sizeof(why)) ==
+	   CCM_SB_BAD_FIELD, "superblock: reserved not zero (%s)", why);
 	v64 = htole64(sb.layout.data_blocks + 1);
 	ok(decode_patched(&sb, 40, &v64, 8, why, sizeof(why)) ==
 	   CCM_SB_BAD_LAYOUT, "superblock: one block too many (%s)", why);
