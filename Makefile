@@ -133,6 +133,49 @@ check: deps
 vm-shell: module tools
 	@$(SRC)/tools/vm/run.sh -k '$(KVER)' -m shell -o $(BUILD)/$(KVER)/shell
 
+# ---- install: module, CLI and man page; or the module through dkms ----
+# make install [KVER=<release>] [DESTDIR=<dir>] [PREFIX=/usr/local]: the
+# module of KVER into $(DESTDIR)/lib/modules/KVER/updates/ (then depmod,
+# unless DESTDIR is set: staging), ccm-mirror and ccm-mirror.8 through
+# tools/Makefile ($(PREFIX)/sbin, $(PREFIX)/share/man/man8).
+# make dkms-install: the dkms source (dkms.conf) into $(DKMS_SRC), then
+# dkms builds and installs the module for every kernel with headers (and
+# again for each new kernel); make dkms-uninstall removes both.
+# DKMS_FLAGS: extra dkms options (tools/dkms-check.sh: private trees).
+INSTALL_MOD_DIR ?= updates
+DKMS_NAME := dm-ccm-mirror
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*$$/\1/p' \
+	$(SRC)/dkms.conf 2> /dev/null)
+DKMS_SRC ?= /usr/src/$(DKMS_NAME)-$(DKMS_VERSION)
+DKMS_FLAGS ?=
+DKMS_FILES = Makefile Kbuild dkms.conf $(KFILES)
+DKMS_ARGS = $(DKMS_FLAGS) -m $(DKMS_NAME) -v $(DKMS_VERSION)
+
+.PHONY: install dkms-source dkms-install dkms-uninstall
+
+install: module tools
+	install -D -m 0644 $(BUILD)/$(KVER)/dm-ccm-mirror.ko \
+		$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-ccm-mirror.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(MAKE) -C tools install
+
+dkms-source:
+	@[ -n "$(DKMS_VERSION)" ] || { echo "no PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)
+	install -m 0644 $(DKMS_FILES) $(DKMS_SRC)/
+
+dkms-install:
+	@$(MAKE) --no-print-directory dkms-uninstall
+	@$(MAKE) --no-print-directory dkms-source
+	set -e; for k in $(KVERS); do dkms install $(DKMS_ARGS) -k "$$k"; done
+
+dkms-uninstall:
+	@[ -n "$(DKMS_VERSION)" ] || { echo "no PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+	if [ -n "$$(dkms status $(DKMS_ARGS) 2> /dev/null)" ]; then \
+		dkms remove $(DKMS_ARGS) --all; fi
+	rm -rf $(DKMS_SRC)
+
 clean:
 	rm -rf $(BUILD)
 	@if [ -f tools/Makefile ]; then $(MAKE) -C tools clean; fi
@@ -150,4 +193,8 @@ help:
 	@echo "make check KVER=<release> TESTS=<name>   one test on one kernel"
 	@echo "make vm-shell [KVER=<release>]           interactive shell in the VM"
 	@echo "make tools-test       the CLI's own tests (host)"
+	@echo "make install [DESTDIR=<dir>]   module (KVER), CLI and man page"
+	@echo "make dkms-install | dkms-uninstall   the module through dkms"
+	@echo "make demo             a live encrypted move in the VM"
+	@echo "make bench [KVER=<release>]      fio side by side with the peers"
 	@echo "make clean | distclean"

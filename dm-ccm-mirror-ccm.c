@@ -225,12 +225,19 @@ static bool ccm_range_lock(struct ccm_engine *e, struct ccm_range *r)
 {
 	struct ccm_range_bucket *b = ccm_bucket(e, r);
 	unsigned long flags;
+	bool granted;
 
 	spin_lock_irqsave(&b->lock, flags);
 	list_add_tail(&r->entry, &b->list);
-	r->granted = ccm_range_may_run(b, r);
+	granted = ccm_range_may_run(b, r);
+	r->granted = granted;
 	spin_unlock_irqrestore(&b->lock, flags);
-	return r->granted;
+	/*
+	 * Not r->granted: once the lock is dropped, ccm_range_unlock() on
+	 * another CPU may grant @r and queue its work itself; reading the
+	 * flag here would queue it a second time (and run the I/O twice).
+	 */
+	return granted;
 }
 
 /* Remove @r and start the waiters it was blocking.  Context: any. */

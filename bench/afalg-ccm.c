@@ -5,17 +5,22 @@
  * format (13-byte nonce, 24-byte associated data, 16-byte tag).
  *
  * usage: afalg-ccm [-t SECONDS] [-b BLOCK_BYTES] [-k KEY_BYTES] [-j THREADS]
- *                  [-d] [-a ALG]
+ *                  [-d] [-a ALG] [-m aead|skcipher|hash]
  *   -t  run time per direction (default 5)
- *   -b  block size (default 4096)
+ *   -b  request size: bytes of payload per operation (default 4096)
  *   -k  AES key size: 16, 24 or 32 (default 32)
  *   -j  threads, each with its own AF_ALG socket (default 1)
- *   -d  also measure decryption (authenticated)
+ *   -d  also measure decryption (authenticated; aead and skcipher)
  *   -a  algorithm name (default "ccm(aes)"; e.g. "gcm(aes)" for comparison,
  *       with a 12-byte IV)
- * Prints one JSON object: {"alg":..., "driver":..., "block":...,
+ *   -m  AF_ALG type: aead (default), skcipher (e.g. "ctr(aes)", 16-byte IV,
+ *       no AAD nor tag) or hash (a keyed hash such as "cbcmac(aes)": one
+ *       digest per request): to split ccm(aes) into its two halves, the
+ *       CTR encryption and the CBC-MAC.
+ * Prints one JSON object: {"alg":..., "type":..., "driver":..., "block":...,
  * "threads":..., "encrypt_MBps":..., "encrypt_ops":..., "decrypt_MBps":...}
- * (MB = 10^6 bytes of payload; the AAD is not counted).
+ * (MB = 10^6 bytes of payload; the AAD is not counted; for a hash
+ * "encrypt" means digest).
  * Exit status: 0, 1 on usage errors, 2 if AF_ALG or the algorithm is not
  * available (modprobe algif_aead), 3 if a decryption failed to authenticate.
  */
@@ -41,6 +46,7 @@
 #define NONCE_LEN	13
 
 static const char *alg = "ccm(aes)";
+static const char *type = "aead";
 static double seconds = 5.0;
 static size_t block = 4096;
 static int keylen = 32;
@@ -69,9 +75,32 @@ static int is_ccm(void)
 	return strncmp(alg, "ccm(", 4) == 0;
 }
 
+static int is_aead(void)
+{
+	return strcmp(type, "aead") == 0;
+}
+
+static int is_hash(void)
+{
+	return strcmp(type, "hash") == 0;
+}
+
 static size_t iv_len(void)
 {
-	return is_ccm() ? 16 : 12;
+	if (is_hash())
+		return 0;
+	return is_ccm() || !is_aead() ? 16 : 12;
+}
+
+/* Bytes around the payload: AAD before it, tag after it (aead only). */
+static size_t aad_len(void)
+{
+	return is_aead() ? AAD_LEN : 0;
+}
+
+static size_t tag_len(void)
+{
+	return is_aead() ? TAG_LEN : 0;
 }
 
 /* Opens a transform socket with the key set; returns the op fd or -1. */
@@ -80,14 +109,15 @@ static int alg_open(int *tfm_out)
 	struct sockaddr_alg sa = { .salg_family = AF_ALG };
 	int tfm, op;
 
-	strcpy((char *)sa.salg_type, "aead");
+	snprintf((char *)sa.salg_type, sizeof(sa.salg_type), "%s", type);
 	snprintf((char *)sa.salg_name, sizeof(sa.salg_name), "%s", alg);
 	tfm = socket(AF_ALG, SOCK_SEQPACKET, 0);
 	if (tfm < 0)
 		return -1;
 	if (bind(tfm, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    setsockopt(tfm, SOL_ALG, ALG_SET_KEY, key, keylen) < 0 ||
-	    setsockopt(tfm, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, NULL, TAG_LEN) < 0) {
+	    (is_aead() &&
+	     setsockopt(tfm, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, NULL, TAG_LEN) < 0)) {
 		close(tfm);
 		return -1;
 	}
@@ -120,6 +150,18 @@ static ssize_t aead_op(int op, int enc, const unsigned char *iv,
 	struct af_alg_iv *aiv;
 	size_t ivl = iv_len();
 
+	if (is_hash()) {
+		/* One complete digest per request: no control data. */
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+		if (sendmsg(op, &msg, 0) != (ssize_t)inlen)
+			return -1;
+		return read(op, out, outlen);
+	}
+	if (!is_aead())
+		msg.msg_controllen = CMSG_SPACE(sizeof(uint32_t)) +
+				     CMSG_SPACE(sizeof(struct af_alg_iv) + 16);
+
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_ALG;
 	c->cmsg_type = ALG_SET_OP;
@@ -134,11 +176,13 @@ static ssize_t aead_op(int op, int enc, const unsigned char *iv,
 	aiv->ivlen = ivl;
 	memcpy(aiv->iv, iv, ivl);
 
-	c = CMSG_NXTHDR(&msg, c);
-	c->cmsg_level = SOL_ALG;
-	c->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
-	c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
-	*(uint32_t *)CMSG_DATA(c) = AAD_LEN;
+	if (is_aead()) {
+		c = CMSG_NXTHDR(&msg, c);
+		c->cmsg_level = SOL_ALG;
+		c->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
+		c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+		*(uint32_t *)CMSG_DATA(c) = AAD_LEN;
+	}
 
 	if (sendmsg(op, &msg, 0) != (ssize_t)inlen)
 		return -1;
@@ -149,7 +193,7 @@ static void make_iv(unsigned char *iv, uint64_t ctr)
 {
 	/* ccm_build_iv(): iv[0] = L - 1 = 1, iv[1..13] = nonce, 0, 0 */
 	memset(iv, 0, 16);
-	if (is_ccm()) {
+	if (is_ccm() && is_aead()) {
 		iv[0] = 1;
 		memcpy(iv + 1, &ctr, sizeof(ctr));
 	} else {
@@ -160,10 +204,11 @@ static void make_iv(unsigned char *iv, uint64_t ctr)
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	size_t inlen = AAD_LEN + block + (w->enc ? 0 : TAG_LEN);
-	size_t outlen = AAD_LEN + block + (w->enc ? TAG_LEN : 0);
-	unsigned char *in = calloc(1, AAD_LEN + block + TAG_LEN);
-	unsigned char *out = calloc(1, AAD_LEN + block + TAG_LEN);
+	size_t aad = aad_len(), tag = tag_len();
+	size_t inlen = aad + block + (w->enc ? 0 : tag);
+	size_t outlen = is_hash() ? 64 : aad + block + (w->enc ? tag : 0);
+	unsigned char *in = calloc(1, AAD_LEN + block + TAG_LEN + 64);
+	unsigned char *out = calloc(1, AAD_LEN + block + TAG_LEN + 64);
 	unsigned char iv[16];
 	uint64_t n = 0;
 	double t0, t;
@@ -179,16 +224,16 @@ static void *run(void *arg)
 		goto out;
 	}
 	for (size_t i = 0; i < block; i++)
-		in[AAD_LEN + i] = (unsigned char)(i * 7 + 1);
+		in[aad + i] = (unsigned char)(i * 7 + 1);
 	make_iv(iv, 1);
 	if (!w->enc) {
 		/* A valid ciphertext + tag to authenticate over and over. */
-		if (aead_op(op, 1, iv, in, AAD_LEN + block, out,
-			    AAD_LEN + block + TAG_LEN) < 0) {
+		if (aead_op(op, 1, iv, in, aad + block, out,
+			    aad + block + tag) < 0) {
 			w->err = errno;
 			goto close;
 		}
-		memcpy(in, out, AAD_LEN + block + TAG_LEN);
+		memcpy(in, out, aad + block + tag);
 	}
 	t0 = now();
 	do {
@@ -196,7 +241,8 @@ static void *run(void *arg)
 		for (int i = 0; i < 64; i++, n++) {
 			if (w->enc) {
 				make_iv(iv, n);
-				memcpy(in, &n, sizeof(n));	/* block number */
+				/* block number (AAD, or the payload) */
+				memcpy(in, &n, sizeof(n));
 			}
 			if (aead_op(op, w->enc, iv, in, inlen, out, outlen) < 0) {
 				w->err = errno;
@@ -276,7 +322,7 @@ int main(int argc, char **argv)
 	char drv[128];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:b:k:j:da:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:b:k:j:da:m:h")) != -1) {
 		switch (opt) {
 		case 't':
 			seconds = atof(optarg);
@@ -296,12 +342,21 @@ int main(int argc, char **argv)
 		case 'a':
 			alg = optarg;
 			break;
+		case 'm':
+			type = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-t SECONDS] [-b BLOCK] [-k 16|24|32] [-j THREADS] [-d] [-a ALG]\n",
+			fprintf(stderr, "usage: %s [-t SECONDS] [-b BLOCK] [-k 16|24|32] [-j THREADS] [-d] [-a ALG] [-m aead|skcipher|hash]\n",
 				argv[0]);
 			return 1;
 		}
 	}
+	if (strcmp(type, "aead") && strcmp(type, "skcipher") && strcmp(type, "hash")) {
+		fprintf(stderr, "afalg-ccm: -m aead, skcipher or hash\n");
+		return 1;
+	}
+	if (is_hash())
+		do_decrypt = 0;
 	if (seconds <= 0 || !block || block > 65536 || threads < 1 ||
 	    threads > 64 || (keylen != 16 && keylen != 24 && keylen != 32)) {
 		fprintf(stderr, "afalg-ccm: bad arguments\n");
@@ -314,8 +369,8 @@ int main(int argc, char **argv)
 	if (do_decrypt)
 		dec_mbps = measure(0, &dec_ops);
 	driver_name(drv, sizeof(drv));
-	printf("{\"alg\": \"%s\", \"driver\": \"%s\", \"block\": %zu, \"key_bytes\": %d, \"threads\": %d, \"seconds\": %.1f, \"encrypt_MBps\": %.1f, \"encrypt_ops\": %llu",
-	       alg, drv, block, keylen, threads, seconds, enc_mbps,
+	printf("{\"alg\": \"%s\", \"type\": \"%s\", \"driver\": \"%s\", \"block\": %zu, \"key_bytes\": %d, \"threads\": %d, \"seconds\": %.1f, \"encrypt_MBps\": %.1f, \"encrypt_ops\": %llu",
+	       alg, type, drv, block, keylen, threads, seconds, enc_mbps,
 	       (unsigned long long)enc_ops);
 	if (do_decrypt)
 		printf(", \"decrypt_MBps\": %.1f, \"decrypt_ops\": %llu",

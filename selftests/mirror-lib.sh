@@ -137,3 +137,21 @@ error_region()
 $4 $5 error
 $(($4 + $5)) $(($3 - $4 - $5)) linear $2 $(($4 + $5))"
 }
+
+# legs_equal PRIMARY SECONDARY SECTORS [KEYREF]: the secondary, as the
+# primary would see it, equals the primary over SECTORS; with KEYREF the
+# secondary is a ccm device, read through a temporary `ccm` mapping.
+legs_equal()
+{
+	local r
+
+	if [ -z "${4:-}" ]; then
+		devs_equal "$1" "$2" $(($3 * 512))
+		return
+	fi
+	dm_create t-legs-ccm "0 $3 ccm $2 $4" || return 1
+	devs_equal "$1" /dev/mapper/t-legs-ccm $(($3 * 512))
+	r=$?
+	dm_remove t-legs-ccm
+	return $r
+}

@@ -3,15 +3,16 @@
 #
 # ccm-mirror move: bad input refused with a precise message and its
 # documented exit code, nothing changed (table, hidden devices, the new
-# device's content); --dry-run checks everything and changes nothing;
-# --encrypt is refused clearly while the ccm-mirror target is older than
-# 1.1.0; without the module the target is reported missing (exit 9).
+# device's content); --dry-run checks everything and changes nothing and
+# says where the copy progress would be kept; --encrypt checks its key
+# file first and needs room for the format; without the module the target
+# is reported missing (exit 9).  (Encrypted moves: move-encrypted.sh.)
 # timeout=240
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/move-lib.sh"
 
 ktap_print_header
-ktap_set_plan 41
+ktap_set_plan 45
 require_cmd md5sum mkfs.ext4 python3
 load_module || ktap_skip_all "module not loadable"
 mv_require_tool
@@ -34,12 +35,14 @@ unchanged()
 expect_err 0 "would load into t-vol" "--dry-run passes the checks" \
 	"$T" move t-vol "$B" --dry-run
 log "$(cat "$OUT")"
-ktap_check "--dry-run prints the mirror table" \
-	grep -Eq "^  0 131072 ccm-mirror /dev/mapper/t-vol-ccm-old $(devno "$B") 2048$" "$OUT"
+ktap_check "--dry-run prints the mirror table, with the move's id" \
+	grep -Eq "^  0 131072 ccm-mirror /dev/mapper/t-vol-ccm-old $(devno "$B") 2048 2 id [0-9a-f]{1,16}$" "$OUT"
+ktap_check "--dry-run says the progress is kept in memory (same size)" \
+	grep -q "copy progress would be kept in memory only" "$OUT"
 ktap_check "--dry-run prints the final table" \
 	grep -q "^  0 131072 linear $(devno "$B") 0$" "$OUT"
 ktap_check "--dry-run changes nothing" unchanged
-expect_err 0 "ccm-mirror /dev/mapper/t-vol-ccm-old .* 8 4 rate 5 parallel 2" \
+expect_err 0 "ccm-mirror /dev/mapper/t-vol-ccm-old .* 8 6 rate 5 parallel 2 id [0-9a-f]+$" \
 	"--dry-run shows --region-size, --rate, --parallel" \
 	"$T" move t-vol "$B" --dry-run --region-size 4K --rate 5 --parallel 2
 expect_err 4 "without --yes" "no --yes and no terminal: refused (4)" \
@@ -139,21 +142,25 @@ expect_err 1 "--interval" "--interval -1 (1)" \
 	"$T" move t-vol "$B" --yes --interval -1
 expect_err 1 "--pivot and --abort" "--pivot with --abort (1)" \
 	"$T" move --pivot --abort t-vol
-expect_err 1 "applies to --encrypt only" "--key-file without --encrypt (1)" \
+expect_err 1 "applies to --encrypt" "--key-file without --encrypt (1)" \
 	"$T" move t-vol "$B" --yes --key-file /dev/null
+expect_err 1 "--restart applies to starting a move only" \
+	"--restart with --abort (1)" "$T" move --abort --restart t-vol
 
-# ---- --encrypt (key file checks now, the kernel side later) ----
+# ---- --encrypt: the key file first, then room for the format ----
 head -c 32 /dev/urandom > "$SCRATCH/key32"
 head -c 20 /dev/urandom > "$SCRATCH/key20"
+: > "$SCRATCH/key0"
 expect_err 1 "has 20 bytes" "--encrypt: key file of a wrong size (1)" \
 	"$T" move t-vol "$B" --yes --encrypt --key-file "$SCRATCH/key20"
+expect_err 1 "has 0 bytes" "--encrypt: empty key file (1)" \
+	"$T" move t-vol "$B" --yes --encrypt --key-file "$SCRATCH/key0"
 expect_err 1 "key file .*No such file" "--encrypt: unreadable key file (1)" \
 	"$T" move t-vol "$B" --yes --encrypt --key-file "$SCRATCH/nokey"
-ver=$(dmsetup targets | awk '$1 == "ccm-mirror" { print $2 }')
-# Before ccm-mirror 1.1.0 the kernel lacks it; from 1.1.0 on, until the
-# CLI implements it, the tool says so (update this test with it).
-expect_err 9 "--encrypt: not supported yet by this (kernel module|ccm-mirror tool)" \
-	"--encrypt with ccm-mirror $ver: not supported yet (9)" \
+expect_err 1 "needs --key-file" "--encrypt without --key-file (1)" \
+	"$T" move t-vol "$B" --yes --encrypt
+expect_err 6 "too small for an encrypted copy of t-vol: 67108864 bytes .* needs at least [0-9]+ bytes" \
+	"--encrypt onto a disk of the same size: no room for the format (6)" \
 	"$T" move t-vol "$B" --yes --encrypt --key-file "$SCRATCH/key32"
 ktap_check "... nothing changed" unchanged
 

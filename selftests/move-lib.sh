@@ -6,7 +6,7 @@
 #
 #   mv_require_tool            skip all if the CLI is not built
 #   mv_vol NAME DISK           dm-linear NAME over the whole of DISK; its
-#                              hidden devices NAME-ccm-old/-new are
+#                              hidden devices NAME-ccm-old/-new/-meta are
 #                              registered for cleanup too
 #   devno DEV                  "M:m" of a block device
 #   no_hidden NAME             no NAME-ccm-* device exists
@@ -21,6 +21,13 @@
 #                              (stdout+stderr) is in $OUT
 #   expect_err RC REGEX DESC CMD...   ... and the output matches REGEX
 #   mstate NAME                state field of a ccm-mirror status
+#   mv_section TITLE           a "# ---- TITLE (Ns)" line: where time goes
+# Encrypted moves (T is the CLI, K a key file; set by the test):
+#   mv_require_encrypt         skip all unless the kernel's ccm-mirror
+#                              takes "key" (a tiny probe mirror)
+#   key_drop DESC              unlink logon key DESC from @u, if there
+#   uuid_of DEV                the uuid of the ccm superblock on DEV
+#   slots_empty DEV            both copy state slots of DEV are empty
 
 MNT=$SCRATCH/mnt
 OUT=$SCRATCH/out
@@ -37,8 +44,7 @@ mv_require_tool()
 mv_vol()
 {
 	# Hidden devices first: cleanup removes in reverse order.
-	echo "$1-ccm-new" >> "$_LIB_DM_REG"
-	echo "$1-ccm-old" >> "$_LIB_DM_REG"
+	printf '%s\n' "$1-ccm-meta" "$1-ccm-new" "$1-ccm-old" >> "$_LIB_DM_REG"
 	dm_create "$1" "0 $(blockdev --getsz "$2") linear $2 0"
 }
 
@@ -64,6 +70,11 @@ no_holders()
 
 	b=$(readlink -f "$1")
 	[ -z "$(ls "/sys/class/block/${b##*/}/holders")" ]
+}
+
+mv_section()
+{
+	log "---- $1 (${SECONDS}s)"
 }
 
 mstate()
@@ -171,6 +182,50 @@ expect_err()
 	return 1
 }
 
+key_drop()
+{
+	local id
+
+	id=$(keyctl search @u logon "$1" 2> /dev/null) &&
+		keyctl unlink "$id" @u > /dev/null 2>&1
+	return 0
+}
+
+_mv_probe_encrypt()
+{
+	local p s desc=ccm-mirror-probe:$$ ok=1
+
+	p=$(make_disk 1 4096) && s=$(make_disk 2) || return 1
+	"$T" format --yes --key-file "$K" --no-wipe --data-size 1M \
+		--region-size 4K "$s" > /dev/null || return 1
+	keyctl padd logon "$desc" @u < "$K" > /dev/null || return 1
+	dmsetup create t-probe --table \
+		"0 2048 ccm-mirror $p $s 8 2 key :$(stat -c %s "$K"):logon:$desc" \
+		2> /dev/null && ok=0
+	dmsetup remove t-probe 2> /dev/null
+	key_drop "$desc"
+	return $ok
+}
+
+mv_require_encrypt()
+{
+	require_cmd keyctl od
+	_mv_probe_encrypt ||
+		ktap_skip_all "this ccm-mirror target refuses encrypted mode ($(dmesg | grep 'ccm-mirror:' | tail -n 1 | sed 's/^\[[^]]*\] //'))"
+}
+
+uuid_of()
+{
+	"$T" dump "$1" | awk '$1 == "uuid" { print $2 }'
+}
+
+slots_empty()
+{
+	"$T" dump "$1" > "$SCRATCH/.dump" &&
+		grep -Eq '^slot0 +empty' "$SCRATCH/.dump" &&
+		grep -Eq '^slot1 +empty' "$SCRATCH/.dump"
+}
+
 # Stop the writer and any background move, unmount, then lib.sh's cleanup.
 _mv_cleanup()
 {
@@ -180,3 +235,40 @@ _mv_cleanup()
 	cleanup
 }
 trap _mv_cleanup EXIT
+
+# mv_interrupt DEV STATUS_RE OUT MOVE_ARG...: start `ccm-mirror move
+# MOVE_ARG...` in the background, wait until DEV's status matches
+# STATUS_RE, pause the copy (so that it stays partial, as a reboot would
+# find it) and SIGINT the move.  Its output goes to OUT (and the log);
+# returns its exit code.
+mv_interrupt()
+{
+	local dev=$1 re=$2 out=$3 rc
+
+	shift 3
+	"$T" move "$@" > "$out" 2>&1 < /dev/null &
+	_MV_BG=$!
+	wait_for_status "$dev" "$re" 60
+	dmsetup message "$dev" 0 pause
+	kill -INT $_MV_BG
+	wait $_MV_BG
+	rc=$?
+	_MV_BG=
+	log "$(cat "$out")"
+	return $rc
+}
+
+# mv_finish DEV OUT: lift the rate limit of DEV's move, wait for the move
+# started in the background ($_MV_BG, output in OUT, shown in the log) and
+# return its exit code.
+mv_finish()
+{
+	local rc
+
+	"$T" rate "$1" 0 > /dev/null
+	wait $_MV_BG
+	rc=$?
+	_MV_BG=
+	log "$(cat "$2")"
+	return $rc
+}

@@ -36,6 +36,7 @@ struct ccm_opts {
 	bool pivot;
 	bool abort;
 	bool dry_run;
+	bool restart;
 	bool watch;
 	bool rate_set;
 	unsigned int rate_mib;
@@ -59,6 +60,19 @@ void ccm_ctx_init(struct ccm_ctx *c);
 int ccm_ctx_open(struct ccm_ctx *c, const char *path, unsigned int flags,
 		 const char *key_file);
 void ccm_ctx_close(struct ccm_ctx *c);
+/* Check c->key against the superblock's key-check value: exit code. */
+int ccm_ctx_check_key(struct ccm_ctx *c);
+
+/*
+ * Format @path (opened exclusively) with @key, @block_size byte blocks,
+ * @region_bytes regions and a plaintext capacity of @data_bytes (0: as
+ * much as fits); every block written as authenticated zeros if @wipe.
+ * No question asked, nothing printed but errors.  Returns an exit code;
+ * the new superblock in @sb.
+ */
+int ccm_format_dev(const char *path, const struct ccm_key *key,
+		   uint32_t block_size, uint64_t region_bytes,
+		   uint64_t data_bytes, bool wipe, struct ccm_sb *sb);
 
 int cmd_format(const struct ccm_opts *o);
 int cmd_dump(const struct ccm_opts *o);

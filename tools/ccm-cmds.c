@@ -45,17 +45,16 @@ static int sb_load(struct ccm_dev *d, struct ccm_sb *sb)
 	return CCM_EXIT_OK;
 }
 
-static int ctx_key(struct ccm_ctx *c, const char *key_file)
+int ccm_ctx_check_key(struct ccm_ctx *c)
 {
-	int ret = ccm_key_read(key_file, &c->key);
+	int ret;
 
-	if (ret)
-		return ret;
 	if (c->key.len != c->sb.key_size) {
 		ccm_err("wrong key: %s uses a %u-byte key, the key given has %zu bytes",
 			c->dev.path, c->sb.key_size, c->key.len);
 		return CCM_EXIT_BADKEY;
 	}
+	ccm_aead_free(&c->aead);
 	if (ccm_format_aead_init(&c->aead, c->key.bytes, c->key.len)) {
 		ccm_err("cannot set up AES-CCM (OpenSSL)");
 		return CCM_EXIT_IO;
@@ -71,6 +70,13 @@ static int ctx_key(struct ccm_ctx *c, const char *key_file)
 		return CCM_EXIT_BADKEY;
 	}
 	return CCM_EXIT_OK;
+}
+
+static int ctx_key(struct ccm_ctx *c, const char *key_file)
+{
+	int ret = ccm_key_read(key_file, &c->key);
+
+	return ret ? ret : ccm_ctx_check_key(c);
 }
 
 void ccm_ctx_init(struct ccm_ctx *c)
@@ -109,27 +115,13 @@ static double overhead_pct(const struct ccm_layout *l)
 
 /* ---- format ---- */
 
-static int format_check(const struct ccm_opts *o, struct ccm_ctx *c,
-			struct ccm_layout *l)
+static int format_confirm(const struct ccm_opts *o, struct ccm_ctx *c)
 {
 	char why[200], existing[CCM_UUID_STR_LEN + 64] = "";
 	uint8_t buf[CCM_SB_BYTES];
 	struct ccm_sb old;
 	char question[512];
-	int ret;
 
-	if (c->dev.is_blk && o->block_size < c->dev.lbs) {
-		ccm_err("%s: block size %" PRIu32
-			" is smaller than the device's logical block size %u",
-			c->dev.path, o->block_size, c->dev.lbs);
-		return CCM_EXIT_BADDEV;
-	}
-	ret = ccm_layout_make(l, c->dev.size, o->block_size, o->region_size,
-			      o->data_size, why, sizeof(why));
-	if (ret) {
-		ccm_err("%s: %s", c->dev.path, why);
-		return ret == -EINVAL ? CCM_EXIT_USAGE : CCM_EXIT_BADDEV;
-	}
 	if (o->yes)
 		return CCM_EXIT_OK;
 	if (c->dev.size >= sizeof(buf) &&
@@ -151,11 +143,33 @@ static int format_check(const struct ccm_opts *o, struct ccm_ctx *c,
 	return CCM_EXIT_OK;
 }
 
-static int format_new_sb(const struct ccm_opts *o, struct ccm_ctx *c,
-			 const struct ccm_layout *l)
+static int format_layout(struct ccm_ctx *c, uint32_t block_size,
+			 uint64_t region_bytes, uint64_t data_bytes,
+			 struct ccm_layout *l)
+{
+	char why[200];
+	int ret;
+
+	if (c->dev.is_blk && block_size < c->dev.lbs) {
+		ccm_err("%s: block size %" PRIu32
+			" is smaller than the device's logical block size %u",
+			c->dev.path, block_size, c->dev.lbs);
+		return CCM_EXIT_BADDEV;
+	}
+	ret = ccm_layout_make(l, c->dev.size, block_size, region_bytes,
+			      data_bytes, why, sizeof(why));
+	if (ret) {
+		ccm_err("%s: %s", c->dev.path, why);
+		return ret == -EINVAL ? CCM_EXIT_USAGE : CCM_EXIT_BADDEV;
+	}
+	return CCM_EXIT_OK;
+}
+
+static int format_new_sb(struct ccm_ctx *c, const struct ccm_layout *l,
+			 bool wipe)
 {
 	ccm_sb_init(&c->sb, l, (unsigned int)c->key.len);
-	if (!o->no_wipe)
+	if (wipe)
 		c->sb.flags |= CCM_SB_F_WIPED;
 	if (ccm_random(c->sb.uuid, sizeof(c->sb.uuid)) ||
 	    ccm_random(c->sb.kcv_nonce, sizeof(c->sb.kcv_nonce))) {
@@ -173,7 +187,7 @@ static int format_new_sb(const struct ccm_opts *o, struct ccm_ctx *c,
 }
 
 /* Invalidate, fill the areas, flush, then write the superblock last. */
-static int format_write(const struct ccm_opts *o, struct ccm_ctx *c)
+static int format_write(struct ccm_ctx *c, bool wipe)
 {
 	const struct ccm_layout *l = &c->sb.layout;
 	uint8_t area[CCM_SB_AREA_BYTES] = { 0 };
@@ -183,7 +197,7 @@ static int format_write(const struct ccm_opts *o, struct ccm_ctx *c)
 	if (!ret)
 		ret = ccm_dev_zero(&c->dev, l->bitmap_offset * 512,
 				   l->bitmap_sectors * 512);
-	if (!ret && o->no_wipe)
+	if (!ret && !wipe)
 		ret = ccm_dev_zero(&c->dev, l->meta_offset * 512,
 				   l->meta_sectors * 512);
 	else if (!ret)
@@ -195,6 +209,30 @@ static int format_write(const struct ccm_opts *o, struct ccm_ctx *c)
 	ccm_sb_encode(&c->sb, area);
 	ret = ccm_dev_write(&c->dev, area, sizeof(area), 0);
 	return ret ? ret : ccm_dev_sync(&c->dev);
+}
+
+int ccm_format_dev(const char *path, const struct ccm_key *key,
+		   uint32_t block_size, uint64_t region_bytes,
+		   uint64_t data_bytes, bool wipe, struct ccm_sb *sb)
+{
+	struct ccm_layout l;
+	struct ccm_ctx c;
+	int ret;
+
+	ccm_ctx_init(&c);
+	c.key = *key;
+	ret = ccm_dev_open(&c.dev, path, CCM_DEV_WRITE | CCM_DEV_EXCL);
+	if (!ret)
+		ret = format_layout(&c, block_size, region_bytes, data_bytes,
+				    &l);
+	if (!ret)
+		ret = format_new_sb(&c, &l, wipe);
+	if (!ret)
+		ret = format_write(&c, wipe);
+	if (!ret)
+		*sb = c.sb;
+	ccm_ctx_close(&c);
+	return ret;
 }
 
 int cmd_format(const struct ccm_opts *o)
@@ -216,11 +254,14 @@ int cmd_format(const struct ccm_opts *o)
 		ret = ccm_dev_open(&c.dev, o->args[0],
 				   CCM_DEV_WRITE | CCM_DEV_EXCL);
 	if (!ret)
-		ret = format_check(o, &c, &l);
+		ret = format_layout(&c, o->block_size, o->region_size,
+				    o->data_size, &l);
 	if (!ret)
-		ret = format_new_sb(o, &c, &l);
+		ret = format_confirm(o, &c);
 	if (!ret)
-		ret = format_write(o, &c);
+		ret = format_new_sb(&c, &l, !o->no_wipe);
+	if (!ret)
+		ret = format_write(&c, !o->no_wipe);
 	if (!ret) {
 		ccm_uuid_format(c.sb.uuid, u);
 		ccm_human_size(ccm_data_bytes(&l), cap, sizeof(cap));
@@ -336,8 +377,10 @@ static void dump_slots(struct out *o, struct ccm_dev *d,
 		snprintf(key, sizeof(key), "slot%u", i);
 		if (valid)
 			snprintf(text, sizeof(text), "valid, seq %" PRIu64
-				 ", %" PRIu64 "/%" PRIu64 " regions copied",
-				 s.seq, s.copied_count, s.region_count);
+				 ", %" PRIu64 "/%" PRIu64
+				 " regions copied, primary id %" PRIx64,
+				 s.seq, s.copied_count, s.region_count,
+				 s.primary_id);
 		else
 			snprintf(text, sizeof(text), "%s",
 				 s.magic ? "invalid (bad CRC or magic)" :
@@ -348,6 +391,10 @@ static void dump_slots(struct out *o, struct ccm_dev *d,
 			out_u64(o, key, NULL, s.seq);
 			snprintf(key, sizeof(key), "slot%u_copied", i);
 			out_u64(o, key, NULL, s.copied_count);
+			snprintf(key, sizeof(key), "slot%u_primary_id", i);
+			snprintf(text, sizeof(text), "\"%" PRIx64 "\"",
+				 s.primary_id);
+			out_pair(o, key, NULL, text, text);
 		}
 	}
 	free(buf);

@@ -88,6 +88,22 @@ int ccm_keyring_drop(const char *desc)
 	return CCM_EXIT_OK;
 }
 
+int ccm_keyring_link(const char *desc)
+{
+	long id = keyctl_search(KEY_SPEC_USER_KEYRING, CCM_KEY_TYPE, desc, 0);
+
+	if (id < 0 && (errno == ENOKEY || errno == EKEYREVOKED ||
+		       errno == EKEYEXPIRED))
+		return 1;
+	if (id < 0 || keyctl_link((key_serial_t)id,
+				  KEY_SPEC_THREAD_KEYRING) < 0) {
+		ccm_err("cannot find key %s in the user keyring: %s", desc,
+			strerror(errno));
+		return CCM_EXIT_IO;
+	}
+	return CCM_EXIT_OK;
+}
+
 void ccm_dm_init(void)
 {
 	/* No udev (the test VM): libdevmapper creates the nodes itself. */

@@ -33,6 +33,12 @@ int ccm_key_ref_parse(const char *ref, char *desc, size_t len);
 /* Each returns an exit code and prints its own message on failure. */
 int ccm_keyring_add(const char *desc, const uint8_t *key, size_t key_len);
 int ccm_keyring_drop(const char *desc);
+/*
+ * Make the key @desc of the user keyring visible to table loads of this
+ * process (see ccm_keyring_add()): 0, or 1 if @u has no such key (no
+ * message), or an exit code.
+ */
+int ccm_keyring_link(const char *desc);
 
 struct ccm_dm_table {
 	char type[32];		/* target type of the first target */

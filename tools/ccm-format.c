@@ -166,14 +166,6 @@ void ccm_sb_encode(const struct ccm_sb *sb, uint8_t *buf)
 	memcpy(buf, &d, sizeof(d));
 }
 
-static bool ccm_all_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
 static enum ccm_sb_status sb_check_fields(const struct ccm_sb *sb, char *why,
 					  size_t why_len)
 {
@@ -312,6 +304,7 @@ void ccm_slot_encode(const struct ccm_slot *s, uint8_t *buf,
 	h.flags = htole32(s->flags);
 	h.primary_sectors = htole64(s->primary_sectors);
 	h.copied_count = htole64(s->copied_count);
+	h.primary_id = htole64(s->primary_id);
 	memset(buf, 0, CCM_SLOT_HDR_BYTES);
 	memcpy(buf, &h, sizeof(h));
 	h.crc32c = htole32(slot_crc(buf, bitmap_bytes));
@@ -332,9 +325,48 @@ bool ccm_slot_decode(const uint8_t *buf, uint32_t bitmap_bytes,
 	s->flags = le32toh(h.flags);
 	s->primary_sectors = le64toh(h.primary_sectors);
 	s->copied_count = le64toh(h.copied_count);
+	s->primary_id = le64toh(h.primary_id);
 	s->crc_stored = le32toh(h.crc32c);
 	s->crc_computed = slot_crc(buf, bitmap_bytes);
 	return s->magic == CCM_SLOT_MAGIC && s->crc_stored == s->crc_computed;
+}
+
+int ccm_slot_current(const uint8_t *area, uint32_t bitmap_bytes,
+		     struct ccm_slot *s, uint64_t *carried)
+{
+	size_t slot_bytes = CCM_SLOT_HDR_BYTES + 2 * (size_t)bitmap_bytes;
+	const uint8_t *copied, *dirty;
+	struct ccm_slot t;
+	uint64_t n = 0, bits, i;
+	int best = -1, k;
+
+	for (k = 0; k < 2; k++) {
+		if (!ccm_slot_decode(area + k * slot_bytes, bitmap_bytes, &t))
+			continue;
+		if (best < 0 || t.seq > s->seq) {
+			*s = t;
+			best = k;
+		}
+	}
+	if (best < 0 || !carried)
+		return best;
+	copied = area + best * slot_bytes + CCM_SLOT_HDR_BYTES;
+	dirty = copied + bitmap_bytes;
+	bits = s->region_count;
+	if (bits > (uint64_t)bitmap_bytes * 8)
+		bits = (uint64_t)bitmap_bytes * 8;
+	for (i = 0; i < bits; i++)
+		if ((copied[i / 8] >> (i % 8)) & ~(dirty[i / 8] >> (i % 8)) & 1)
+			n++;
+	*carried = n;
+	return best;
+}
+
+bool ccm_all_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
 }
 
 void ccm_hex(const uint8_t *buf, size_t len, char *out)

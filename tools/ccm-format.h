@@ -101,6 +101,7 @@ struct ccm_slot {
 	uint32_t flags;
 	uint64_t primary_sectors;
 	uint64_t copied_count;
+	uint64_t primary_id;
 	uint32_t crc_stored;
 	uint32_t crc_computed;
 };
@@ -111,6 +112,19 @@ void ccm_slot_encode(const struct ccm_slot *s, uint8_t *buf,
 /* true if the slot is valid (magic and CRC). */
 bool ccm_slot_decode(const uint8_t *buf, uint32_t bitmap_bytes,
 		     struct ccm_slot *s);
+
+/*
+ * The current slot of a copy state area of two slots (@area holds both,
+ * 2 * (CCM_SLOT_HDR_BYTES + 2 * @bitmap_bytes) bytes): the valid one with
+ * the highest seq, decoded into @s.  *@carried (if not NULL) gets the
+ * number of regions it records as copied and not dirty, what a mirror
+ * created on it carries over.  Returns 0 or 1 (the slot), or -1 if
+ * neither slot is valid.
+ */
+int ccm_slot_current(const uint8_t *area, uint32_t bitmap_bytes,
+		     struct ccm_slot *s, uint64_t *carried);
+/* true if @len bytes at @buf are all zero. */
+bool ccm_all_zero(const void *buf, size_t len);
 
 void ccm_uuid_format(const uint8_t uuid[16], char out[CCM_UUID_STR_LEN]);
 void ccm_hex(const uint8_t *buf, size_t len, char *out);	/* 2*len+1 */

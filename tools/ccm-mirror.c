@@ -39,6 +39,7 @@ enum {
 	OPT_DRY_RUN,
 	OPT_INTERVAL,
 	OPT_WATCH,
+	OPT_RESTART,
 };
 
 /* Every option, in the order --help lists them; bit i = options[i]. */
@@ -62,6 +63,7 @@ static const struct option options[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "watch", no_argument, NULL, OPT_WATCH },
+	{ "restart", no_argument, NULL, OPT_RESTART },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -88,26 +90,33 @@ static const char *const option_help[] = {
 	"    --size BYTES        decrypt only the first BYTES (default: the\n"
 	"                          whole capacity)",
 	"    --max-report N      list at most N bad blocks (default 32)",
-	"    --encrypt           encrypt the new device (needs ccm-mirror\n"
-	"                          1.1.0 and --key-file; not available yet)",
+	"    --encrypt           encrypt the new device with AES-CCM: it is\n"
+	"                          formatted as a ccm device and ends up as\n"
+	"                          \"ccm <new-device> <key reference>\" (needs\n"
+	"                          --key-file and ccm-mirror 1.1.0)",
 	"    --rate MIB/S        limit the copy to MIB/S MiB/s (0: no limit)",
 	"    --parallel N        copy N regions at a time (1-64, default 4)",
 	"    --no-pivot          stop when ready and leave the mirror running",
 	"    --pivot             complete a move started with --no-pivot\n"
-	"                          (waits until ready, then switches)",
+	"                          (waits until ready, then switches; an\n"
+	"                          encrypted move takes its key from the\n"
+	"                          user keyring, or from --key-file)",
 	"    --abort             cancel a move: back to the old disk",
 	"    --dry-run           check everything, print the tables, change\n"
 	"                          nothing",
 	"    --interval SECS     progress every SECS seconds (default 1;\n"
 	"                          0: only when the state changes)",
 	"    --watch             follow the progress until ready",
+	"    --restart           start over: ignore (and erase) the progress\n"
+	"                          of an interrupted move found on the new\n"
+	"                          device",
 	"-h, --help              show this help",
 };
 
 #define OPT(i)	(1U << (i))
 enum { B_KEY, B_BSIZE, B_REGION, B_DSIZE, B_NOWIPE, B_YES, B_JSON, B_RO,
        B_SIZE, B_MAXREP, B_ENCRYPT, B_RATE, B_PARALLEL, B_NOPIVOT, B_PIVOT,
-       B_ABORT, B_DRYRUN, B_INTERVAL, B_WATCH, B_HELP };
+       B_ABORT, B_DRYRUN, B_INTERVAL, B_WATCH, B_RESTART, B_HELP };
 
 struct cmd {
 	const char *name;
@@ -165,23 +174,37 @@ static const struct cmd cmds[] = {
 	  "Copies <dm-device> (any device-mapper device: LVM volume, dm-linear\n"
 	  "or striped mapping...) onto <new-device> while it stays in use:\n"
 	  "its table goes to a hidden device <name>-ccm-old, <dm-device> is\n"
-	  "reloaded to a ccm-mirror of it onto <new-device> (a linear slice\n"
-	  "<name>-ccm-new of it if it is larger), and when every region is\n"
-	  "copied and flushed (ready) <dm-device> is switched to\n"
+	  "reloaded to a ccm-mirror of it onto <new-device>, and when every\n"
+	  "region is copied and flushed (ready) <dm-device> is switched to\n"
 	  "\"linear <new-device> 0\" and the hidden devices are removed.\n"
+	  "The new device must be as large or larger, not in use, writable,\n"
+	  "with logical blocks no larger than <dm-device>'s; a larger one is\n"
+	  "used through a linear slice <name>-ccm-new.\n"
+	  "With --encrypt --key-file, <new-device> is first formatted as a\n"
+	  "ccm device holding exactly <dm-device>'s size (so it must be larger\n"
+	  "by the format's overhead, about 1% with 4 KiB blocks), the key is\n"
+	  "loaded into the user keyring (logon key \"ccm-mirror:<uuid>\"), the\n"
+	  "copy is encrypted, and the end is \"ccm <new-device> <key ref>\".\n"
+	  "Progress survives a reboot or crash when it can be kept on disk:\n"
+	  "encrypted, in the new device's header; plain, on a metadata device\n"
+	  "<name>-ccm-meta after <dm-device>'s size on <new-device>, when it\n"
+	  "is larger by enough (1 MiB after <dm-device>'s size rounded up to\n"
+	  "1 MiB, for up to 2 million regions; --dry-run tells). Run the\n"
+	  "same command again to resume, before anything writes to\n"
+	  "<dm-device> without the mirror; --restart starts over.\n"
+	  "Otherwise the progress is in memory only.\n"
 	  "Progress is shown every --interval seconds and on every dm event:\n"
 	  "a bar on a terminal, \"Moved: ...\" lines otherwise, JSON lines with\n"
 	  "--json. Destroys the content of <new-device>: asks to type YES\n"
-	  "unless --yes. The new device must be as large or larger, not in\n"
-	  "use, writable, with logical blocks no larger than <dm-device>'s.\n"
-	  "Ctrl-C stops watching and leaves the mirror running; running the\n"
-	  "same command again resumes watching it.\n"
+	  "unless --yes (not asked when resuming). Ctrl-C stops watching and\n"
+	  "leaves the mirror running; running the same command again\n"
+	  "resumes watching it.\n"
 	  "  ccm-mirror move --pivot <dm-device>   finish (when ready)\n"
 	  "  ccm-mirror move --abort <dm-device>   go back to the old disk\n",
 	  OPT(B_KEY) | OPT(B_REGION) | OPT(B_YES) | OPT(B_JSON) |
 	  OPT(B_ENCRYPT) | OPT(B_RATE) | OPT(B_PARALLEL) | OPT(B_NOPIVOT) |
-	  OPT(B_PIVOT) | OPT(B_ABORT) | OPT(B_DRYRUN) | OPT(B_INTERVAL),
-	  false },
+	  OPT(B_PIVOT) | OPT(B_ABORT) | OPT(B_DRYRUN) | OPT(B_INTERVAL) |
+	  OPT(B_RESTART), false },
 	{ "status", cmd_status, 1, 1, "<dm-device>",
 	  "show the progress of a move",
 	  "Shows the state of the move of <dm-device>: old and new device,\n"
@@ -225,8 +248,7 @@ static void print_exit_codes(FILE *f)
 	      "  8  move: interrupted (SIGINT/SIGTERM); the copy goes on in\n"
 	      "     the kernel: run the command again, or move --abort\n"
 	      "  9  not supported: no ccm-mirror target in the kernel, or\n"
-	      "     --encrypt (ccm-mirror older than 1.1.0, or not in this\n"
-	      "     tool yet)\n", f);
+	      "     --encrypt with a ccm-mirror target older than 1.1.0\n", f);
 }
 
 static void usage(FILE *f)
@@ -369,6 +391,9 @@ static int set_option(struct ccm_opts *o, int val, const char *arg)
 		break;
 	case OPT_WATCH:
 		o->watch = true;
+		break;
+	case OPT_RESTART:
+		o->restart = true;
 		break;
 	case OPT_DATA_SIZE:
 		ret = parse_size_opt("data-size", arg, &o->data_size);

@@ -2,6 +2,8 @@
 /*
  * ccm-mirror: ccm-mirror status/table parsing and move progress.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,16 @@ int ccm_mstatus_parse(const char *params, struct ccm_mstatus *s)
 		return -1;
 	if (params[n] && params[n] != ' ')
 		return -1;
+	if (params[n]) {
+		int m = 0;
+
+		if (sscanf(params + n, " %" SCNu64 " %15s%n", &s->carried,
+			   s->persistence, &m) == 2 && m &&
+		    (!params[n + m] || params[n + m] == ' '))
+			s->has_carried = true;
+		else
+			s->carried = 0;
+	}
 	if (strlen(s->health) != 2 || !s->region_sectors ||
 	    s->copied > s->total)
 		return -1;
@@ -99,6 +111,35 @@ int ccm_mtable_parse(const char *params, struct ccm_mtable *t)
 		used++;
 		if (!strcmp(tok, "start_paused")) {
 			t->start_paused = true;
+		} else if (!strcmp(tok, "overwrite")) {
+			t->overwrite = true;
+		} else if (!strcmp(tok, "metadata") || !strcmp(tok, "key") ||
+			   !strcmp(tok, "id")) {
+			const char *opt = tok;
+			char *end;
+
+			tok = strtok_r(NULL, " ", &save);
+			if (!tok || used >= nopts)
+				goto out;
+			used++;
+			if (!strcmp(opt, "metadata")) {
+				if (ccm_devno_parse(tok, &t->metadata))
+					goto out;
+				t->has_metadata = true;
+			} else if (!strcmp(opt, "key")) {
+				if (tok[0] != ':' ||
+				    strlen(tok) >= sizeof(t->key_ref))
+					goto out;
+				snprintf(t->key_ref, sizeof(t->key_ref), "%s",
+					 tok);
+				t->has_key = true;
+			} else {
+				errno = 0;
+				t->id = strtoull(tok, &end, 16);
+				if (!isxdigit((unsigned char)tok[0]) || *end ||
+				    errno || strlen(tok) > 16)
+					goto out;
+			}
 		} else if (!strcmp(tok, "rate") || !strcmp(tok, "parallel")) {
 			bool rate = !strcmp(tok, "rate");
 
@@ -115,6 +156,25 @@ int ccm_mtable_parse(const char *params, struct ccm_mtable *t)
 out:
 	free(copy);
 	return ret;
+}
+
+uint64_t ccm_move_id(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;		/* FNV 64 prime */
+	}
+	return h;
+}
+
+uint64_t ccm_meta_dev_bytes(uint64_t regions)
+{
+	uint64_t b = ((regions + 7) / 8 + 4095) / 4096 * 4096;
+	uint64_t bytes = 2 * (4096 + 2 * b);
+
+	return (bytes + (1 << 20) - 1) / (1 << 20) * (1 << 20);
 }
 
 int ccm_region_check(uint64_t bytes, char *why, size_t len)

@@ -9,7 +9,8 @@
  *   <in flight> <copy KiB/s> <rate MiB/s> <parallel>
  *   <primary read errors> <primary write errors>
  *   <secondary read errors> <secondary write errors>
- * Later versions may append fields: they are ignored.
+ * 1.1 appends <carried> <persistence>.  Later versions may append more
+ * fields: they are ignored.
  */
 #ifndef CCM_MSTATUS_H
 #define CCM_MSTATUS_H
@@ -46,10 +47,15 @@ struct ccm_mstatus {
 	unsigned int rate_mib;		/* 0: unlimited */
 	unsigned int parallel;
 	uint64_t errors[4];		/* primary r/w, secondary r/w */
+	bool has_carried;		/* 1.1: the two fields below */
+	uint64_t carried;		/* regions carried over at resume */
+	char persistence[16];		/* core, metadata or header */
 };
 
 /* 0, or -1 if @params is not a ccm-mirror status line. */
 int ccm_mstatus_parse(const char *params, struct ccm_mstatus *s);
+
+#define CCM_KEY_REF_MAX		160
 
 /* Table line: <primary> <secondary> <region> [<#opts> <opts>...] */
 struct ccm_mtable {
@@ -58,11 +64,30 @@ struct ccm_mtable {
 	unsigned int rate_mib;
 	unsigned int parallel;		/* 0: the target's default */
 	bool start_paused;
+	bool has_metadata;
+	dev_t metadata;			/* metadata <M:m> */
+	bool has_key;
+	char key_ref[CCM_KEY_REF_MAX];	/* key <reference> */
+	uint64_t id;			/* id <hex>; 0 if none */
+	bool overwrite;
 };
 
 int ccm_mtable_parse(const char *params, struct ccm_mtable *t);
 /* "M:m" -> dev_t; 0, or -1. */
 int ccm_devno_parse(const char *s, dev_t *dev);
+
+/*
+ * The id a move gives its mirror ("id <hex>"): 64-bit FNV-1a of @s, the
+ * visible device's dm uuid (or its name if it has none).
+ */
+uint64_t ccm_move_id(const char *s);
+
+/*
+ * Bytes of a plain mirror's metadata device for @regions regions:
+ * 2 * (4096 + 2 * B), B = ceil(regions / 8) rounded up to 4096, then
+ * rounded up to 1 MiB.
+ */
+uint64_t ccm_meta_dev_bytes(uint64_t regions);
 
 /* A region size a move accepts: 0, or -1 with the reason in @why. */
 int ccm_region_check(uint64_t bytes, char *why, size_t len);

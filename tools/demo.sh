@@ -24,9 +24,8 @@ while getopts "k:v" opt; do
 	esac
 done
 if [ -z "$KVER" ]; then
-	KVER=$(for d in /lib/modules/*/build/Makefile; do
-		[ -f "$d" ] && basename "$(dirname "$(dirname "$d")")"
-	done | sort -V | tail -n 1)
+	. "$SRCDIR/tools/vm/kernels.sh"
+	KVER=$(ccm_kernels | tail -n 1)
 fi
 if [ ! -f "$SRCDIR/build/$KVER/dm-ccm-mirror.ko" ] || [ ! -x "$SRCDIR/tools/ccm-mirror" ]; then
 	echo "demo: build first: make modules-all && make -C tools" >&2

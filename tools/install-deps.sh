@@ -10,12 +10,14 @@
 set -eu
 
 BPO_LIST=/etc/apt/sources.list.d/bookworm-backports.list
-# build, lint, VM rig, selftests, CLI
+# build, lint, VM rig, selftests, CLI; make bench: jq, cryptsetup-bin
+# (the dm-crypt AEAD row), linux-perf (its profiles)
 PKGS="build-essential bc bison flex libelf-dev pkg-config kmod perl python3
 sparse linux-source-6.1 xz-utils zstd cpio python3-cryptography
 qemu-system-x86 busybox-static
 dmsetup fio keyutils e2fsprogs util-linux procps iproute2 nbd-server nbd-client
-libdevmapper-dev libssl-dev libkeyutils-dev dkms clang libclang-rt-14-dev"
+libdevmapper-dev libssl-dev libkeyutils-dev dkms clang libclang-rt-14-dev
+jq cryptsetup-bin linux-perf"
 KERNELS="6.1 6.12"
 
 pkg_missing()

@@ -14,5 +14,5 @@ ktap_check "progress carried over the reset ($carried regions)" \
 	test "$carried" -gt 0
 ktap_check "copy reaches ready" wait_ready t-m 120
 ktap_check "secondary equals primary" \
-	devs_equal /dev/mapper/t-p /dev/mapper/t-s
+	secondary_equal
 ktap_finished

@@ -6,8 +6,9 @@
 # An ext4 filesystem on a dm device over one RAM-backed disk, a writer
 # keeping files with checksums busy, `ccm-mirror move` onto a second,
 # larger disk with live progress, the pivot, the old disk released, every
-# checksum verified.  Encrypted (--encrypt) when the ccm-mirror target is
-# 1.1.0 or later and the tool supports it, plain otherwise: it says which.
+# checksum verified.  Encrypted (--encrypt) when the ccm-mirror target
+# takes keys (1.1.0 with the encrypted mode: probed on a tiny mirror) and
+# the tool's --dry-run accepts it, plain otherwise: it says which.
 # timeout=240
 . "${SRCDIR:?run me through tools/demo.sh}/selftests/lib.sh"
 
@@ -40,6 +41,7 @@ say "dm-ccm-mirror demo on Linux $(uname -r): ccm-mirror target $ver"
 OLD=$(make_disk $OLD_MIB) || die "make_disk"
 NEW=$(make_disk $NEW_MIB) || die "make_disk"
 echo "old disk: $OLD ($OLD_MIB MiB), new disk: $NEW ($NEW_MIB MiB), both in RAM"
+echo "$VOL-ccm-meta" >> "$_LIB_DM_REG"
 echo "$VOL-ccm-new" >> "$_LIB_DM_REG"
 echo "$VOL-ccm-old" >> "$_LIB_DM_REG"
 dm_create $VOL "0 $((OLD_MIB * 2048)) linear $OLD 0" || die "dm_create"
@@ -53,23 +55,45 @@ md5sum "$MNT/base" "$MNT/marker" | sed "s|$MNT/||" > "$SCRATCH/base.sums"
 sync
 echo "ext4 on /dev/mapper/$VOL, mounted at $MNT, 48 MiB of data"
 
+# Does the kernel's ccm-mirror take a key?  A 1 MiB mirror onto a tiny
+# ccm device tells (the 1.1.0 target refused it until its encrypted mode
+# was finished).
+kernel_encrypts()
+{
+	local p s desc=ccm-demo-probe:$$ ok=1 id
+
+	p=$(make_disk 1 4096) && s=$(make_disk 2) || return 1
+	"$T" format --yes --no-wipe --data-size 1M --region-size 4K \
+		--key-file "$SCRATCH/key" "$s" > /dev/null || return 1
+	id=$(keyctl padd logon "$desc" @u < "$SCRATCH/key") || return 1
+	dmsetup create demo-probe --table \
+		"0 2048 ccm-mirror $p $s 8 2 key :32:logon:$desc" 2> /dev/null &&
+		ok=0
+	dmsetup remove demo-probe 2> /dev/null
+	keyctl unlink "$id" @u > /dev/null 2>&1
+	return $ok
+}
+
 MODE=plain
 ENC=()
-if [ "$(printf '%s\n' "$ver" v1.1.0 | sort -V | head -n 1)" = v1.1.0 ]; then
-	head -c 32 /dev/urandom > "$SCRATCH/key"
-	chmod 600 "$SCRATCH/key"
+head -c 32 /dev/urandom > "$SCRATCH/key"
+chmod 600 "$SCRATCH/key"
+if [ "$(printf '%s\n' "$ver" v1.1.0 | sort -V | head -n 1)" = v1.1.0 ] &&
+	command -v keyctl > /dev/null && kernel_encrypts; then
 	if "$T" move $VOL "$NEW" --dry-run --encrypt \
 		--key-file "$SCRATCH/key" > /dev/null 2>&1; then
 		MODE=encrypted
 		ENC=(--encrypt --key-file "$SCRATCH/key")
 	else
-		echo "(ccm-mirror $ver: \"ccm-mirror move --encrypt\" is not available yet)"
+		echo "(\"ccm-mirror move --encrypt --dry-run\" refused: plain move)"
 	fi
+else
+	echo "(ccm-mirror $ver: the kernel does not take keys yet: plain move)"
 fi
 if [ $MODE = encrypted ]; then
 	say "mode: ENCRYPTED (AES-CCM): the new disk never sees plaintext"
 else
-	say "mode: PLAIN (encrypted moves need ccm-mirror 1.1.0 and the tool's --encrypt)"
+	say "mode: PLAIN (encrypted moves need ccm-mirror 1.1.0 with its encrypted mode)"
 fi
 
 say "a writer keeps writing files with checksums, all along"
@@ -108,6 +132,11 @@ secs=$((SECONDS - t0))
 say "after the pivot"
 run dmsetup ls
 run dmsetup table $VOL
+if [ $MODE = encrypted ]; then
+	khex=$(od -An -tx1 "$SCRATCH/key" | tr -d ' \n')
+	dmsetup table | grep -qi "$khex" && die "key bytes in a table"
+	echo "(the table names the key in the kernel keyring; no key bytes anywhere)"
+fi
 b=$(readlink -f "$OLD")
 if [ -z "$(ls "/sys/class/block/${b##*/}/holders")" ]; then
 	echo "old disk $OLD: nothing uses it any more: it can be removed"

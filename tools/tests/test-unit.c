@@ -502,6 +502,33 @@ static void test_slots(void)
 				 buf + CCM_SLOT_HDR_BYTES, 2 * bm);
 	ok(crc == out.crc_stored && !memcmp(buf, "CMST", 4),
 	   "slot: crc32c over header [0,60) then both bitmaps");
+	{
+		size_t sb = CCM_SLOT_HDR_BYTES + 2 * bm;
+		uint8_t *two = calloc(2, sb);
+		uint64_t carried = 0;
+
+		/* slot 0: seq 42; slot 1: seq 43, regions 0-9 copied, 3 and
+		 * 5 dirty, id set */
+		memcpy(two, buf, sb);
+		two[sb + CCM_SLOT_HDR_BYTES] = 0xff;
+		two[sb + CCM_SLOT_HDR_BYTES + 1] = 0x03;
+		two[sb + CCM_SLOT_HDR_BYTES + bm] = 0x28;
+		s.seq = 43;
+		s.primary_id = 0x1234abcdULL;
+		ccm_slot_encode(&s, two + sb, bm);
+		ok(ccm_slot_current(two, bm, &out, &carried) == 1 &&
+		   out.seq == 43 && out.primary_id == 0x1234abcdULL &&
+		   carried == 8, "slot: newest valid slot, carried = copied & ~dirty");
+		two[sb + 8] ^= 1;	/* torn: seq changed, CRC wrong */
+		ok(ccm_slot_current(two, bm, &out, &carried) == 0 &&
+		   out.seq == 42 && !out.primary_id,
+		   "slot: a torn newer slot falls back to the older");
+		memset(two, 0, 2 * sb);
+		ok(ccm_slot_current(two, bm, &out, NULL) < 0 &&
+		   ccm_all_zero(two, 2 * sb) && !ccm_all_zero(buf, sb),
+		   "slot: no valid slot in a blank area");
+		free(two);
+	}
 	buf[CCM_SLOT_HDR_BYTES + 2 * bm - 1] ^= 1;
 	ok(!ccm_slot_decode(buf, bm, &out), "slot: a flipped dirty bit is caught");
 	memset(buf, 0, CCM_SLOT_HDR_BYTES + 2 * bm);
@@ -604,6 +631,34 @@ static void test_mstatus(void)
 	   ccm_mtable_parse("253:1 7:1 8 2 rate", &t) < 0 &&
 	   ccm_mtable_parse("253:1 7:1 0", &t) < 0,
 	   "mtable: malformed lines refused");
+	ok(!ccm_mstatus_parse("encrypted 256 3/192 copying AA 4 0 10 4 0 0 0 0 17 header",
+			      &st) && st.has_carried && st.carried == 17 &&
+	   !strcmp(st.persistence, "header") && !strcmp(st.mode, "encrypted"),
+	   "mstatus: 1.1 carried and persistence");
+	ok(!ccm_mstatus_parse("plain 2048 1/64 copying AA 0 0 0 4 0 0 0 0",
+			      &st) && !st.has_carried && !st.carried,
+	   "mstatus: 1.0 line without carried");
+	ok(!ccm_mtable_parse("253:1 7:1 2048 9 rate 2 metadata 253:7 id c0ffee1234567890 key :32:logon:ccm-mirror:ab-cd overwrite",
+			     &t) && t.rate_mib == 2 && t.has_metadata &&
+	   t.metadata == makedev(253, 7) && t.id == 0xc0ffee1234567890ULL &&
+	   t.has_key && !strcmp(t.key_ref, ":32:logon:ccm-mirror:ab-cd") &&
+	   t.overwrite, "mtable: metadata, id, key, overwrite");
+	ok(ccm_mtable_parse("253:1 7:1 8 2 id xyz", &t) < 0 &&
+	   ccm_mtable_parse("253:1 7:1 8 2 id 11112222333344445", &t) < 0 &&
+	   ccm_mtable_parse("253:1 7:1 8 2 metadata /dev/x", &t) < 0 &&
+	   ccm_mtable_parse("253:1 7:1 8 2 key abc", &t) < 0 &&
+	   ccm_mtable_parse("253:1 7:1 8 1 key", &t) < 0,
+	   "mtable: malformed metadata, id, key refused");
+	ok(ccm_move_id("") == 0xcbf29ce484222325ULL &&
+	   ccm_move_id("a") == 0xaf63dc4c8601ec8cULL &&
+	   ccm_move_id("foobar") == 0x85944171f73967e8ULL,
+	   "move id: FNV-1a 64 test vectors");
+	ok(ccm_meta_dev_bytes(1) == 1 << 20 &&
+	   ccm_meta_dev_bytes(32768) == 1 << 20 &&
+	   ccm_meta_dev_bytes(32769) == 1 << 20 &&
+	   ccm_meta_dev_bytes(2064384) == 1 << 20 &&
+	   ccm_meta_dev_bytes(2064385) == 2 << 20,
+	   "metadata device size: 2*(4096+2B) rounded to 1 MiB");
 	ok(!ccm_devno_parse("259:65536", &d) && major(d) == 259 &&
 	   minor(d) == 65536 && ccm_devno_parse("7:1x", &d) < 0,
 	   "devno: M:m");

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host side of `make check`: runs the selftests in a VM per kernel
-# (sequentially), runs the host-side checks, and ends with exactly one line
+# (CHECK_JOBS at a time, default 2), runs the host-side checks, and ends with exactly one line
 # "N passed, N failed, N skipped" counting every kernel.
 #
 # usage: tools/vm/check.sh [-k KVER]... [-T TESTS]
@@ -11,12 +11,13 @@
 #   -T TESTS  only these selftests (space or comma separated); the host-side
 #             checks run only when no -T is given
 # Host-side checks: tools-test (`make -C tools test`, when tools/Makefile
-# exists), rig-hang (a nested VM whose test hangs must be killed at its
-# timeout and reported as a failure, with the console tail) and, per
-# kernel, vm-reset (selftests/vm-reset: a VM reset mid-copy, then a second
-# boot must resume the copy from disk).
-# Environment: RIG_HANG_TIMEOUT (backstop VM timeout of rig-hang, 300 s),
-# and everything tools/vm/run.sh reads.
+# exists), dkms (tools/dkms-check.sh), rig-hang (a nested VM whose test
+# hangs must be killed at its timeout and reported as a failure, with the
+# console tail) and, per kernel and mode (plain, encrypted), vm-reset
+# (selftests/vm-reset: a VM reset mid-copy, then a second boot must resume
+# the copy from disk).
+# Environment: CHECK_JOBS (VMs at once, 2), RIG_HANG_TIMEOUT (backstop VM
+# timeout of rig-hang, 300 s), and everything tools/vm/run.sh reads.
 set -u
 
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,13 +27,12 @@ while getopts "k:T:" opt; do
 	case $opt in
 	k) KVERS+=("$OPTARG") ;;
 	T) TESTS=$OPTARG ;;
-	*) sed -n '6,18s/^# \?//p' "$0" >&2; exit 2 ;;
+	*) sed -n '6,21s/^# \?//p' "$0" >&2; exit 2 ;;
 	esac
 done
 if [ ${#KVERS[@]} = 0 ]; then
-	mapfile -t KVERS < <(for d in /lib/modules/*/build/Makefile; do
-		[ -f "$d" ] && basename "$(dirname "$(dirname "$d")")"
-	done | sort -V)
+	. "$SRCDIR/tools/vm/kernels.sh"
+	mapfile -t KVERS < <(ccm_kernels)
 fi
 if [ ${#KVERS[@]} = 0 ]; then
 	echo "check: no kernel headers in /lib/modules/*/build (run tools/install-deps.sh)"
@@ -47,6 +47,37 @@ failed=()
 summary=()
 t0=$SECONDS
 
+# One VM per kernel, CHECK_JOBS (2) at a time: a TCG guest keeps about one
+# host core busy.  Each VM's output goes to build/KVER/run.out and is shown
+# as one block when it ends (with CHECK_JOBS=1, live).
+jobs=${CHECK_JOBS:-2}
+run_kernel()
+{
+	local k=$1
+
+	if [ "$jobs" = 1 ]; then
+		"$SRCDIR/tools/vm/run.sh" -k "$k" -T "$TESTS" -o "$SRCDIR/build/$k/results" 2>&1 |
+			tee "$SRCDIR/build/$k/run.out"
+	else
+		"$SRCDIR/tools/vm/run.sh" -k "$k" -T "$TESTS" -o "$SRCDIR/build/$k/results" \
+			> "$SRCDIR/build/$k/run.out" 2>&1
+	fi
+}
+running=0
+for k in "${KVERS[@]}"; do
+	[ -r "/boot/vmlinuz-$k" ] || continue
+	mkdir -p "$SRCDIR/build/$k"
+	rm -f "$SRCDIR/build/$k/run.out"
+	echo "# kernel $k: VM started (output: build/$k/run.out)"
+	run_kernel "$k" &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+
 for k in "${KVERS[@]}"; do
 	res=$SRCDIR/build/$k/results
 	if [ ! -r "/boot/vmlinuz-$k" ]; then
@@ -55,7 +86,7 @@ for k in "${KVERS[@]}"; do
 		summary+=("$k: skipped (no kernel image)")
 		continue
 	fi
-	"$SRCDIR/tools/vm/run.sh" -k "$k" -T "$TESTS" -o "$res"
+	[ "$jobs" = 1 ] || cat "$SRCDIR/build/$k/run.out"
 	p=0 f=0 s=0
 	if [ -f "$res/results.txt" ]; then
 		while read -r st name reason; do
@@ -105,6 +136,21 @@ if [ -z "$TESTS" ]; then
 		skip=$((skip + 1))
 	fi
 
+	# dkms: the module builds and installs through dkms against every
+	# installed kernel's headers (private trees: the system is untouched),
+	# and `make install DESTDIR=` lays out module, CLI and man page.
+	echo "# host: dkms build and make install"
+	ts=$SECONDS
+	"$SRCDIR/tools/dkms-check.sh" 2>&1 | sed -u 's/^/# dkms: /'
+	rc=${PIPESTATUS[0]}
+	echo "# host: dkms: $((SECONDS - ts))s"
+	if [ "$rc" = 4 ]; then
+		echo "ok - host: dkms # SKIP (not root, no dkms or no headers)"
+		skip=$((skip + 1))
+	else
+		host_result dkms "$rc"
+	fi
+
 	# rig-hang: a guest that stops making progress is killed and reported
 	# with its console tail.
 	k=${KVERS[-1]}
@@ -137,12 +183,14 @@ if [ -z "$TESTS" ]; then
 	# the next boot must resume from the committed progress.
 	for k in "${KVERS[@]}"; do
 		[ -r "/boot/vmlinuz-$k" ] || continue
-		ts=$SECONDS
-		echo "# host: vm-reset on $k: VM reset mid-copy, the next boot resumes"
-		"$SRCDIR/selftests/vm-reset/run-host.sh" "$k" \
-			"$SRCDIR/build/$k/vm-reset"
-		host_result "vm-reset $k" $?
-		echo "# host: vm-reset on $k: $((SECONDS - ts))s"
+		for m in plain encrypted; do
+			ts=$SECONDS
+			echo "# host: vm-reset $m on $k: VM reset mid-copy, the next boot resumes"
+			"$SRCDIR/selftests/vm-reset/run-host.sh" "$k" \
+				"$SRCDIR/build/$k/vm-reset-$m" "$m"
+			host_result "vm-reset $m $k" $?
+			echo "# host: vm-reset $m on $k: $((SECONDS - ts))s"
+		done
 	done
 fi
 

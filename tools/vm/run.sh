@@ -22,6 +22,7 @@
 # or did not report, 3 the VM was killed at the timeout; OUTDIR/vm-status
 # says which (passed, failed, crashed, timeout).
 # Environment: QEMU_MEM (2G), QEMU_SMP (2), QEMU_EXTRA (more qemu args),
+# APPEND_EXTRA (more kernel command line),
 # HUNG_TASK_TIMEOUT (guest kernel.hung_task_timeout_secs, 60), BOOT_TIMEOUT,
 # STALL_GRACE (see -t).
 set -u
@@ -48,9 +49,8 @@ while getopts "k:m:T:d:o:t:v" opt; do
 done
 
 if [ -z "$KVER" ]; then
-	KVER=$(for d in /lib/modules/*/build/Makefile; do
-		[ -f "$d" ] && basename "$(dirname "$(dirname "$d")")"
-	done | sort -V | tail -n 1)
+	. "$SRCDIR/tools/vm/kernels.sh"
+	KVER=$(ccm_kernels | tail -n 1)
 fi
 KERNEL=/boot/vmlinuz-$KVER
 if [ -z "$KVER" ] || [ ! -r "$KERNEL" ]; then
@@ -96,7 +96,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 STALL_GRACE=${STALL_GRACE:-60}
 
 APPEND="console=ttyS0 panic=-1 log_buf_len=8M no_timer_check quiet"
-APPEND+=" ccm.src=$SRCDIR"
+APPEND+=" ccmrig.src=$SRCDIR ${APPEND_EXTRA:-}"
 # shellcheck disable=SC2054
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -m "${QEMU_MEM:-2G}"
 	-smp "${QEMU_SMP:-2}" -nographic -no-reboot -nic none
@@ -134,7 +134,7 @@ trap 'kill "$(cat "$OUTDIR/qemu.pid" 2> /dev/null)" 2> /dev/null; exit 130' INT 
 (
 	timeout --foreground -k 10 "$VM_TIMEOUT" "${QEMU[@]}" < /dev/null 2>&1
 	echo $? > "$OUTDIR/qemu-rc"
-	times | tail -n 1 > "$OUTDIR/qemu-times"
+	times > "$OUTDIR/qemu-times"
 ) | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' |
 	tee "$CONSOLE" | show &
 vm_pid=$!
@@ -206,6 +206,6 @@ echo "$vm" > "$OUTDIR/vm-status"
 echo "$elapsed" > "$OUTDIR/vm-seconds"
 # CPU time QEMU used (user+sys), to compare with wall time.
 cpu=$(awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%d", s }' \
-	"$OUTDIR/qemu-times" 2> /dev/null)
+	<(tail -n 1 "$OUTDIR/qemu-times" 2> /dev/null))
 echo "# kernel $KVER: VM $vm in ${elapsed}s (QEMU CPU ${cpu:-?}s)"
 exit $rc
