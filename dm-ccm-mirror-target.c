@@ -16,6 +16,10 @@
  * - a copy never starts on a region with writes in flight (per-region-hash
  *   counters), so a copy can never read the primary while a write to the
  *   same region is still landing there;
+ * - two writes to a region in sync whose sectors overlap are never in
+ *   flight at once: the later one is held until the earlier has completed
+ *   on both legs (the block layer may reorder writes in flight, so each
+ *   leg could otherwise keep a different one of the two);
  * - when every region is copied and a flush of the secondary has
  *   completed, the mirror is "ready";
  * - a secondary write or flush error fails the mirror: copying stops, user
@@ -24,7 +28,8 @@
  * Locking:
  * - mc->lock (spinlock, irq-safe: taken from bio completion) protects the
  *   region bitmaps in_sync/copying/failed_once, nr_in_sync, cursor,
- *   inflight, the deferred and retries bio lists, the leg health characters
+ *   inflight, the deferred, retries and overlap_wait bio lists, the lists
+ *   of mirrored writes in flight (fanout[]), the leg health characters
  *   and the measured copy rate.
  * - mc->flags are atomic bitops, read without the lock.
  * - The token bucket (tb_*) belongs to the copier, copy_work, which never
@@ -66,6 +71,7 @@
 #define MAX_PARALLEL		64
 #define MAX_RATE_MIB		BIT(20)		/* 1 TiB/s: "no limit" */
 #define BUSY_BUCKETS		1024
+#define FANOUT_BUCKETS		64		/* mirrored writes in flight */
 #define MAX_SCAN		256		/* candidates per pick */
 #define RETRY_DELAY		(HZ / 50)
 #define COMMIT_PERIOD		HZ
@@ -90,6 +96,7 @@ enum {
 #define PB_COUNTED	BIT(0)	/* holds a busy[] count */
 #define PB_SECONDARY	BIT(1)	/* flush sent to the secondary */
 #define PB_RETRIED	BIT(2)	/* read resubmitted to the secondary */
+#define PB_FANOUT	BIT(3)	/* mirrored write, on mc->fanout[] */
 
 struct ccm_mirror;
 
@@ -97,7 +104,12 @@ struct mirror_pb {
 	struct ccm_mirror *mc;
 	unsigned long region;
 	unsigned int flags;
-	struct bvec_iter iter;		/* reads: to retry on the secondary */
+	/*
+	 * Reads: to retry on the secondary.  Mirrored writes: the sectors
+	 * written (bi_iter advances as the bio completes).
+	 */
+	struct bvec_iter iter;
+	struct list_head fanout_entry;	/* PB_FANOUT: on mc->fanout[] */
 };
 
 /* One region copy in flight. */
@@ -146,6 +158,9 @@ struct ccm_mirror {
 	unsigned int inflight;
 	struct bio_list deferred;
 	struct bio_list retries;
+	/* mirrored writes in flight, hashed by region; writes they block */
+	struct list_head fanout[FANOUT_BUCKETS];
+	struct bio_list overlap_wait;
 	char primary_health;
 	char secondary_health;
 	unsigned long rate_stamp;
@@ -214,6 +229,12 @@ static inline atomic_t *busy_bucket(struct ccm_mirror *mc,
 				    unsigned long region)
 {
 	return &mc->busy[region % BUSY_BUCKETS];
+}
+
+static inline struct list_head *fanout_bucket(struct ccm_mirror *mc,
+					      unsigned long region)
+{
+	return &mc->fanout[region % FANOUT_BUCKETS];
 }
 
 /* Any context: tell userspace (dmsetup wait) that something changed. */
@@ -296,6 +317,47 @@ static void secondary_endio(struct bio *clone)
 }
 
 /*
+ * Called with mc->lock held.  True if a mirrored write in flight overlaps
+ * the sectors of @pb (a write within one region: dm core splits writes at
+ * region boundaries).
+ */
+static bool __fanout_overlaps(struct ccm_mirror *mc, struct mirror_pb *pb)
+{
+	sector_t start = pb->iter.bi_sector;
+	sector_t end = bvec_iter_end_sector(pb->iter);
+	struct mirror_pb *other;
+
+	lockdep_assert_held(&mc->lock);
+	list_for_each_entry(other, fanout_bucket(mc, pb->region),
+			    fanout_entry) {
+		if (start < bvec_iter_end_sector(other->iter) &&
+		    other->iter.bi_sector < end)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Any context.  The mirrored write of @pb has completed on both legs (or
+ * was never sent): writes it was holding back may be mapped again.
+ */
+static void fanout_done(struct ccm_mirror *mc, struct mirror_pb *pb)
+{
+	unsigned long flags;
+	bool requeue;
+
+	spin_lock_irqsave(&mc->lock, flags);
+	list_del(&pb->fanout_entry);
+	pb->flags &= ~PB_FANOUT;
+	requeue = !bio_list_empty(&mc->overlap_wait);
+	bio_list_merge(&mc->deferred, &mc->overlap_wait);
+	bio_list_init(&mc->overlap_wait);
+	spin_unlock_irqrestore(&mc->lock, flags);
+	if (requeue)
+		queue_work(mc->wq, &mc->bio_work);
+}
+
+/*
  * Map a write or discard (already offset to the device).  Returns
  * DM_MAPIO_REMAPPED with @bio pointed at the primary (and, for a region in
  * sync, a clone already submitted to the secondary), or DM_MAPIO_SUBMITTED
@@ -339,6 +401,18 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 		mod_delayed_work(mc->wq, &mc->commit_work, 0);
 		return DM_MAPIO_SUBMITTED;
 	}
+	fanout = !failed && !discard && test_bit(r, mc->in_sync);
+	if (fanout) {
+		/* Overlapping mirrored writes land in one order on both legs. */
+		pb->iter = bio->bi_iter;
+		if (__fanout_overlaps(mc, pb)) {
+			bio_list_add(&mc->overlap_wait, bio);
+			spin_unlock_irqrestore(&mc->lock, flags);
+			return DM_MAPIO_SUBMITTED;
+		}
+		list_add_tail(&pb->fanout_entry, fanout_bucket(mc, r));
+		pb->flags |= PB_FANOUT;
+	}
 	atomic_inc(busy_bucket(mc, r));
 	pb->flags |= PB_COUNTED;
 
@@ -358,7 +432,6 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 		if (lost && mc->cursor > r)
 			mc->cursor = r;
 	}
-	fanout = !failed && !discard && test_bit(r, mc->in_sync);
 	spin_unlock_irqrestore(&mc->lock, flags);
 
 	if (lost) {
@@ -373,6 +446,7 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 		clone = bio_alloc_clone(mc->secondary->bdev, bio, gfp, &mc->bs);
 		if (unlikely(!clone)) {
 			/* GFP_NOWAIT only: retry from process context. */
+			fanout_done(mc, pb);
 			atomic_dec(busy_bucket(mc, r));
 			pb->flags &= ~PB_COUNTED;
 			spin_lock_irqsave(&mc->lock, flags);
@@ -381,6 +455,8 @@ static int map_write(struct ccm_mirror *mc, struct bio *bio, gfp_t gfp)
 			queue_work(mc->wq, &mc->bio_work);
 			return DM_MAPIO_SUBMITTED;
 		}
+		/* Never polled: it completes through secondary_endio(). */
+		clone->bi_opf &= ~REQ_POLLED;
 		clone->bi_end_io = secondary_endio;
 		clone->bi_private = bio;
 		bio_inc_remaining(bio);
@@ -443,6 +519,8 @@ static int ccm_mirror_end_io(struct dm_target *ti, struct bio *bio,
 	unsigned long flags;
 	bool retry;
 
+	if (pb->flags & PB_FANOUT)
+		fanout_done(mc, pb);
 	if (pb->flags & PB_COUNTED) {
 		pb->flags &= ~PB_COUNTED;
 		atomic_dec(busy_bucket(mc, pb->region));
@@ -543,13 +621,18 @@ static void bio_work(struct work_struct *ws)
  * ---------------------------------------------------------------------
  */
 
-/* kcopyd thread: one region copy finished. */
+/*
+ * kcopyd thread (plain) or copy_wq (encrypted): one region copy finished.
+ * The last touch of @mc is the release of mc->lock after inflight drops:
+ * presuspend waits for inflight == 0 under that lock, so the works queued
+ * here are queued before it can return (dtr then cancels or drains them).
+ */
 static void copy_complete(int read_err, unsigned long write_err, void *context)
 {
 	struct mirror_copy *copy = context;
 	struct ccm_mirror *mc = copy->mc;
 	unsigned long r = copy->region;
-	bool give_up = false, has_deferred;
+	bool give_up = false;
 	unsigned long flags;
 
 	if (write_err) {
@@ -572,8 +655,6 @@ static void copy_complete(int read_err, unsigned long write_err, void *context)
 		/* One more attempt, never an endless retry. */
 		give_up = __test_and_set_bit(r, mc->failed_once);
 	}
-	mc->inflight--;
-	has_deferred = !bio_list_empty(&mc->deferred);
 	spin_unlock_irqrestore(&mc->lock, flags);
 
 	if (!read_err && !write_err)
@@ -583,12 +664,15 @@ static void copy_complete(int read_err, unsigned long write_err, void *context)
 			    "primary read error while copying, region cannot be copied");
 	mempool_free(copy, &mc->copy_pool);
 
-	if (has_deferred)
+	spin_lock_irqsave(&mc->lock, flags);
+	mc->inflight--;
+	if (!bio_list_empty(&mc->deferred))
 		queue_work(mc->wq, &mc->bio_work);
 	if (mc->persistent)
 		queue_delayed_work(mc->wq, &mc->commit_work, COMMIT_PERIOD);
 	wake_copier(mc);
 	wake_up(&mc->inflight_wait);
+	spin_unlock_irqrestore(&mc->lock, flags);
 }
 
 /*
@@ -1306,6 +1390,9 @@ static int ccm_mirror_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	spin_lock_init(&mc->lock);
 	bio_list_init(&mc->deferred);
 	bio_list_init(&mc->retries);
+	bio_list_init(&mc->overlap_wait);
+	for (i = 0; i < FANOUT_BUCKETS; i++)
+		INIT_LIST_HEAD(&mc->fanout[i]);
 	bio_list_init(&mc->meta_wait);
 	bio_list_init(&mc->flush_wait);
 	init_waitqueue_head(&mc->inflight_wait);
@@ -1424,6 +1511,11 @@ bad:
 	return r;
 }
 
+/*
+ * Drain in dependency order: the copier (starts copies), the copies
+ * (kcopyd jobs, copy_wq; their completion queues bio, commit and copy
+ * work), the copier again, the commit, then everything left on mc->wq.
+ */
 static void ccm_mirror_dtr(struct dm_target *ti)
 {
 	struct ccm_mirror *mc = ti->private;
@@ -1433,7 +1525,13 @@ static void ccm_mirror_dtr(struct dm_target *ti)
 	/* Waits for every kcopyd job, callbacks included. */
 	dm_kcopyd_client_destroy(mc->kc);
 	mc->kc = NULL;
+	if (mc->copy_wq) {
+		destroy_workqueue(mc->copy_wq);
+		mc->copy_wq = NULL;
+	}
+	cancel_delayed_work_sync(&mc->copy_work);
 	cancel_delayed_work_sync(&mc->commit_work);
+	flush_workqueue(mc->wq);
 	ccm_mirror_free(mc);
 }
 

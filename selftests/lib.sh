@@ -53,6 +53,7 @@ export DM_DISABLE_UDEV=${DM_DISABLE_UDEV:-1}
 # subshells (e.g. disk=$(make_disk 64)) still register their objects.
 _LIB_DM_REG=$SCRATCH/.cleanup-dm
 _LIB_LOOP_REG=$SCRATCH/.cleanup-loop
+_LIB_NULLB_REG=$SCRATCH/.cleanup-nullb
 
 log()
 {
@@ -210,6 +211,43 @@ make_disk()
 	echo "$dev"
 }
 
+# make_nullb SIZE_MIB [LOGICAL_BLOCK_SIZE] [QUEUES] [MAX_SECTORS] ->
+# /dev/nullb_t*: a memory-backed null_blk disk (blk-mq, QUEUES hardware
+# queues, default 2, no I/O scheduler, completions inline, requests of at
+# most MAX_SECTORS, default null_blk's), made through configfs; its
+# configfs directory is /sys/kernel/config/nullb/<name> (badblocks...).  Writes
+# submitted on different CPUs are dispatched on each CPU's own queue, as
+# on an NVMe disk, so their order is not the order they were mapped in.
+make_nullb()
+{
+	local cfs=/sys/kernel/config/nullb name d
+
+	modprobe null_blk nr_devices=0 2> /dev/null
+	if [ ! -d "$cfs" ]; then
+		mountpoint -q /sys/kernel/config ||
+			mount -t configfs configfs /sys/kernel/config 2> /dev/null
+	fi
+	[ -d "$cfs" ] || { log "make_nullb: no null_blk configfs"; return 1; }
+	name=nullb_t$$_0
+	[ -f "$_LIB_NULLB_REG" ] && name=nullb_t$$_$(wc -l < "$_LIB_NULLB_REG")
+	d=$cfs/$name
+	if ! { mkdir "$d" && echo "$1" > "$d/size" &&
+	       echo "${2:-512}" > "$d/blocksize" &&
+	       echo 1 > "$d/memory_backed" && echo 0 > "$d/irqmode" &&
+	       echo 2 > "$d/queue_mode" && echo "${3:-2}" > "$d/submit_queues" &&
+	       echo 1 > "$d/no_sched" &&
+	       { [ -z "${4:-}" ] || echo "$4" > "$d/max_sectors"; } &&
+	       echo 1 > "$d/power"; }; then
+		log "make_nullb: cannot make $name"
+		rmdir "$d" 2> /dev/null
+		return 1
+	fi
+	echo "$name" >> "$_LIB_NULLB_REG"
+	udevadm settle 2> /dev/null
+	[ -b "/dev/$name" ] || { log "make_nullb: no /dev/$name"; return 1; }
+	echo "/dev/$name"
+}
+
 dm_create()
 {
 	local name=$1 table=$2
@@ -313,6 +351,14 @@ cleanup()
 				log "cleanup: cannot detach $dev"
 		done
 		rm -f "$_LIB_LOOP_REG"
+	fi
+	if [ -f "$_LIB_NULLB_REG" ]; then
+		for dev in $(tac "$_LIB_NULLB_REG"); do
+			echo 0 > "/sys/kernel/config/nullb/$dev/power" 2> /dev/null
+			rmdir "/sys/kernel/config/nullb/$dev" ||
+				log "cleanup: cannot remove null_blk $dev"
+		done
+		rm -f "$_LIB_NULLB_REG"
 	fi
 	if [ -n "${_LIB_OWN_SCRATCH:-}" ]; then
 		rm -rf "$SCRATCH"

@@ -155,3 +155,42 @@ legs_equal()
 	dm_remove t-legs-ccm
 	return $r
 }
+
+# mirror_modes_init MIB [MAKE_DISK [ARG...]]: the devices of a test that
+# runs in both modes (needs ccm-lib.sh): primary $P and plain secondary $S
+# of MIB MiB, encrypted secondary $E 2 MiB larger (room for its ccm
+# header), each made by MAKE_DISK MIB ARG... (default make_disk); $sz
+# sectors per leg, $R = 128 (64 KiB regions); a key file $K loaded as $REF.
+mirror_modes_init()
+{
+	local mib=$1 mk=${2:-make_disk}
+
+	shift
+	[ $# = 0 ] || shift
+	[ -x "$CCM_TOOL" ] || ktap_skip_all "CLI $CCM_TOOL not built"
+	require_cmd keyctl
+	R=128
+	sz=$((mib * 2048))
+	P=$("$mk" "$mib" "$@") && S=$("$mk" "$mib" "$@") &&
+		E=$("$mk" $((mib + 2)) "$@") || ktap_skip_all "cannot make disks"
+	K=$SCRATCH/key
+	ccm_keyfile "$K" 32
+	REF=$(ccm_key_add "$K")
+}
+
+# mirror_mode MODE: the secondary of a MODE (plain or encrypted) mirror
+# after mirror_modes_init: $sec, $ref (the key reference, empty when
+# plain) and $mopt (the table options it needs); an encrypted secondary is
+# formatted afresh.
+mirror_mode()
+{
+	sec=$S
+	ref=""
+	mopt=""
+	[ "$1" = encrypted ] || return 0
+	sec=$E
+	ref=$REF
+	mopt="key $REF"
+	ccm_format "$E" "$K" --no-wipe --region-size $((R * 512)) \
+		--data-size $((sz * 512))
+}

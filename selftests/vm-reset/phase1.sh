@@ -17,7 +17,7 @@ if [ "$MODE" = encrypted ]; then
 fi
 dm_create t-m "$(mirror_tbl rate 4)"
 fio --name=reset --filename=/dev/mapper/t-m --direct=1 --ioengine=libaio \
-	--iodepth=8 --rw=randwrite --serialize_overlap=1 --bssplit=4k/50:64k/50 --time_based \
+	--iodepth=8 --rw=randwrite --bssplit=4k/50:64k/50 --time_based \
 	--runtime=60 --output=/dev/null > /dev/null 2>&1 &
 sleep 6
 log "resetting the VM at: $(dmsetup status t-m)"
