@@ -48,7 +48,7 @@ define kbuild
 endef
 
 .PHONY: all module modules-all tools tools-test lint lint-checkpatch \
-	lint-sparse check vm-shell clean distclean help deps demo bench
+	lint-sparse check check-long vm-shell clean distclean help deps demo bench
 
 all: module tools
 
@@ -130,6 +130,16 @@ check: deps
 	@$(SRC)/tools/vm/check.sh $(foreach k,$(CHECK_KVERS),-k '$(k)') \
 		$(if $(TESTS),-T '$(TESTS)')
 
+# The long matrices, run before a stop rather than in CI: the power cuts
+# with 20 cut points per kernel and mode, the overlapping writers for 10
+# rounds per mode (make check: 6 and 3).  CCM_LONG=1 reaches the guest
+# through tools/vm/run.sh.
+LONG_TESTS ?= mirror-powercut mirror-powercut-encrypted mirror-overlap
+check-long: deps
+	@$(MAKE) --no-print-directory $(CHECK_BUILD) tools
+	@CCM_LONG=1 $(SRC)/tools/vm/check.sh \
+		$(foreach k,$(CHECK_KVERS),-k '$(k)') -T '$(LONG_TESTS)'
+
 vm-shell: module tools
 	@$(SRC)/tools/vm/run.sh -k '$(KVER)' -m shell -o $(BUILD)/$(KVER)/shell
 
@@ -191,6 +201,7 @@ help:
 	@echo "make lint             checkpatch --strict, sparse (C=1) and W=1 on every kernel"
 	@echo "make check            build everything, run the selftests in a VM per kernel"
 	@echo "make check KVER=<release> TESTS=<name>   one test on one kernel"
+	@echo "make check-long       the power cuts and overlap matrices, long"
 	@echo "make vm-shell [KVER=<release>]           interactive shell in the VM"
 	@echo "make tools-test       the CLI's own tests (host)"
 	@echo "make install [DESTDIR=<dir>]   module (KVER), CLI and man page"

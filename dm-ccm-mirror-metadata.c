@@ -172,6 +172,15 @@ static int meta_scan(struct ccm_meta *m, bool overwrite, u64 *newest,
 	}
 	*newest = max(seq[0], seq[1]);
 
+	/*
+	 * The first commit on a blank area goes to slot 0, the second to
+	 * slot 1 (ccm_meta_load()): slot 0 ours but corrupt and slot 1
+	 * blank is a first commit torn by a crash, which recorded nothing
+	 * yet: blank.
+	 */
+	if (v[0] == SLOT_CORRUPT && v[1] == SLOT_BLANK)
+		return -1;
+
 	/* A newer valid slot of another mirror wins over an older match. */
 	for (i = 0; i < 2; i++) {
 		if (v[i] == SLOT_OTHER && (best < 0 || seq[i] > seq[best]))

@@ -211,6 +211,12 @@ make_disk()
 	echo "$dev"
 }
 
+# long_or LONG SHORT: LONG in `make check-long` (CCM_LONG=1), else SHORT.
+long_or()
+{
+	if [ "${CCM_LONG:-0}" = 1 ]; then echo "$1"; else echo "$2"; fi
+}
+
 # make_nullb SIZE_MIB [LOGICAL_BLOCK_SIZE] [QUEUES] [MAX_SECTORS] ->
 # /dev/nullb_t*: a memory-backed null_blk disk (blk-mq, QUEUES hardware
 # queues, default 2, no I/O scheduler, completions inline, requests of at

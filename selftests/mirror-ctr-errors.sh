@@ -7,7 +7,7 @@
 . "$(dirname "$0")/mirror-lib.sh"
 
 ktap_print_header
-ktap_set_plan 23
+ktap_set_plan 24
 load_module || ktap_skip_all "module not loadable"
 
 P=$(make_disk 16)
@@ -61,6 +61,15 @@ e "target longer than the devices" "0 $((sz + 8)) ccm-mirror $P $S 256" \
 
 # Block sizes are powers of two, so of any two one is a multiple of the
 # other: 512 and 4096 mix, and the mirror exports the larger one.
+# 2^24 + 1 regions of 4 KiB: legs of 64 GiB + 4 KiB that hold nothing.
+zsz=$(((1 << 27) + 8))
+dm_create t-z1 "0 $zsz zero"
+dm_create t-z2 "0 $zsz zero"
+e "more than 2^24 regions" \
+	"0 $zsz ccm-mirror /dev/mapper/t-z1 /dev/mapper/t-z2 8" \
+	"Too many regions: at most 16777216, use a larger region size"
+dm_remove t-z2
+dm_remove t-z1
 B4K2=$(make_disk 16)
 dm_create t-mix "0 $sz ccm-mirror $B4K $B4K2 256 1 start_paused"
 ktap_check "512 and 4096 byte legs mix; the mirror exports 4096" \

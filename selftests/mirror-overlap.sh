@@ -12,12 +12,12 @@
 # hold a write that overlaps one in flight until that one has landed on
 # both legs, so that both keep the same version: after the load the legs
 # must be equal, plain and encrypted.
-# timeout=240
+# timeout=600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mirror-lib.sh"
 . "$(dirname "$0")/ccm-lib.sh"
 
-ROUNDS=3
+ROUNDS=$(long_or 10 3)
 ktap_print_header
 ktap_set_plan $((6 * ROUNDS))
 require_cmd fio

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/mirror-lib.sh"
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 12
 load_module || ktap_skip_all "module not loadable"
 
 P=$(make_disk 64)
@@ -68,6 +68,19 @@ M2=$(make_disk 1)
 printf 'not a copy state' | dd of="$M2" conv=notrunc status=none
 expect_ctr_error "unknown data on the metadata device refused" \
 	"$(tbl metadata "$M2")" "Copy state area holds unknown data (use overwrite)"
+# A first commit torn by a crash (slot 0 ours with a bad CRC, slot 1
+# blank): nothing was recorded yet, the area counts as blank.
+M3=$(make_disk 1)
+dd if=/dev/zero of="$M3" bs=1M count=1 oflag=direct status=none
+dm_create t-m "$(tbl start_paused metadata "$M3" id 1234abcd)"
+dm_remove t-m
+dd if=/dev/zero of="$M3" bs=4096 seek=3 count=3 conv=notrunc oflag=direct \
+	status=none
+printf '\377' | dd of="$M3" bs=1 seek=$((4096 + 7)) conv=notrunc status=none
+dm_create t-m "$(tbl start_paused metadata "$M3" id 1234abcd)"
+ktap_check "a torn first commit counts as blank: accepted, nothing carried" \
+	test "$(dm_field t-m 14)" = 0
+dm_remove t-m
 SMALLM=$(make_disk 1)
 P2=$(make_disk 8192)
 S2=$(make_disk 8192)

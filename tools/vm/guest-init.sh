@@ -20,7 +20,7 @@ trap poweroff EXIT
 
 # shellcheck source=/dev/null
 . "$RES/vm.env" || { echo "ccm-guest-init: no $RES/vm.env"; exit 1; }
-export SRCDIR KVER
+export SRCDIR KVER CCM_LONG
 export CCM_MODULE=$SRCDIR/build/$KVER/dm-ccm-mirror.ko
 export CCM_TOOL=$SRCDIR/tools/ccm-mirror
 

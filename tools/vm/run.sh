@@ -82,6 +82,7 @@ find "$OUTDIR" -mindepth 1 -delete
 	printf 'SRCDIR=%q\nKVER=%q\nMODE=%q\nTESTS=%q\nTESTDIR=%q\n' \
 		"$SRCDIR" "$KVER" "$MODE" "$TESTS" "$TESTDIR"
 	printf 'HUNG_TASK_TIMEOUT=%q\n' "${HUNG_TASK_TIMEOUT:-60}"
+	printf 'CCM_LONG=%q\n' "${CCM_LONG:-0}"
 } > "$OUTDIR/vm.env"
 
 # Per-test timeouts (for the stall watchdog) and the VM's overall limit.
