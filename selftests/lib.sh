@@ -217,41 +217,51 @@ long_or()
 	if [ "${CCM_LONG:-0}" = 1 ]; then echo "$1"; else echo "$2"; fi
 }
 
-# make_nullb SIZE_MIB [LOGICAL_BLOCK_SIZE] [QUEUES] [MAX_SECTORS] ->
-# /dev/nullb_t*: a memory-backed null_blk disk (blk-mq, QUEUES hardware
-# queues, default 2, no I/O scheduler, completions inline, requests of at
-# most MAX_SECTORS, default null_blk's), made through configfs; its
-# configfs directory is /sys/kernel/config/nullb/<name> (badblocks...).  Writes
-# submitted on different CPUs are dispatched on each CPU's own queue, as
-# on an NVMe disk, so their order is not the order they were mapped in.
-make_nullb()
+# nullb_new NAME SIZE_MIB LBS QUEUES [MAX_SECTORS]: power on the
+# memory-backed null_blk disk /dev/NAME through configfs (blk-mq, QUEUES
+# hardware queues, no I/O scheduler, completions inline, requests of at
+# most MAX_SECTORS, default null_blk's); its configfs directory is
+# /sys/kernel/config/nullb/NAME (badblocks...).  The caller removes it.
+nullb_new()
 {
-	local cfs=/sys/kernel/config/nullb name d
+	local cfs=/sys/kernel/config/nullb d=/sys/kernel/config/nullb/$1
 
 	modprobe null_blk nr_devices=0 2> /dev/null
 	if [ ! -d "$cfs" ]; then
 		mountpoint -q /sys/kernel/config ||
 			mount -t configfs configfs /sys/kernel/config 2> /dev/null
 	fi
-	[ -d "$cfs" ] || { log "make_nullb: no null_blk configfs"; return 1; }
-	name=nullb_t$$_0
-	[ -f "$_LIB_NULLB_REG" ] && name=nullb_t$$_$(wc -l < "$_LIB_NULLB_REG")
-	d=$cfs/$name
-	if ! { mkdir "$d" && echo "$1" > "$d/size" &&
-	       echo "${2:-512}" > "$d/blocksize" &&
+	[ -d "$cfs" ] || { log "nullb_new: no null_blk configfs"; return 1; }
+	if ! { mkdir "$d" && echo "$2" > "$d/size" &&
+	       echo "$3" > "$d/blocksize" &&
 	       echo 1 > "$d/memory_backed" && echo 0 > "$d/irqmode" &&
-	       echo 2 > "$d/queue_mode" && echo "${3:-2}" > "$d/submit_queues" &&
+	       echo 2 > "$d/queue_mode" && echo "$4" > "$d/submit_queues" &&
 	       echo 1 > "$d/no_sched" &&
-	       { [ -z "${4:-}" ] || echo "$4" > "$d/max_sectors"; } &&
+	       { [ -z "${5:-}" ] || echo "$5" > "$d/max_sectors"; } &&
 	       echo 1 > "$d/power"; }; then
-		log "make_nullb: cannot make $name"
+		log "nullb_new: cannot make $1 ($2 MiB, $3-byte blocks)"
 		rmdir "$d" 2> /dev/null
 		return 1
 	fi
-	echo "$name" >> "$_LIB_NULLB_REG"
 	udevadm settle 2> /dev/null
-	[ -b "/dev/$name" ] || { log "make_nullb: no /dev/$name"; return 1; }
-	echo "/dev/$name"
+	[ -b "/dev/$1" ] || { log "nullb_new: no /dev/$1"; return 1; }
+}
+
+# make_nullb SIZE_MIB [LOGICAL_BLOCK_SIZE] [QUEUES] [MAX_SECTORS] ->
+# /dev/nullb_t*: nullb_new with QUEUES 2 by default, removed when the
+# test ends.  Writes submitted on different CPUs are dispatched on each
+# CPU's own queue, as on an NVMe disk, so their order is not the order
+# they were mapped in.
+make_nullb()
+{
+	local name=nullb_t$$_0 r
+
+	[ -f "$_LIB_NULLB_REG" ] && name=nullb_t$$_$(wc -l < "$_LIB_NULLB_REG")
+	nullb_new "$name" "$1" "${2:-512}" "${3:-2}" "${4:-}"
+	r=$?
+	[ -d "/sys/kernel/config/nullb/$name" ] && echo "$name" >> "$_LIB_NULLB_REG"
+	[ $r = 0 ] && echo "/dev/$name"
+	return $r
 }
 
 dm_create()

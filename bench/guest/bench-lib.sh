@@ -107,38 +107,18 @@ bench_note_crypto()
 			print n "=" d "(" $3 ")" }' /proc/crypto | sort -u | tr '\n' ' ')"
 }
 
-_bench_nullb_ok()
-{
-	modprobe null_blk nr_devices=0 2> /dev/null
-	if [ ! -d /sys/kernel/config/nullb ]; then
-		mountpoint -q /sys/kernel/config ||
-			mount -t configfs configfs /sys/kernel/config 2> /dev/null
-	fi
-	[ -d "$NULLB_CFS" ]
-}
-
 # bench_disk NAME SIZE_MIB [LBS]: a memory-backed null_blk /dev/NAME
-# (blk-mq, completions inline like brd, no bandwidth limit, no I/O
-# scheduler, 1 MiB maximum request: an NVMe-like disk); pages are
-# allocated on first write.
+# (nullb_new of selftests/lib.sh: blk-mq, one queue, completions inline
+# like brd, no bandwidth limit, no I/O scheduler, 1 MiB maximum request:
+# an NVMe-like disk); pages are allocated on first write.
 bench_disk()
 {
-	local name=$1 mib=$2 lbs=${3:-4096} d
+	local name=$1 r
 
-	_bench_nullb_ok || { log "bench_disk: no null_blk configfs"; return 1; }
-	d=$NULLB_CFS/$name
-	if ! { mkdir "$d" && echo "$mib" > "$d/size" &&
-	       echo "$lbs" > "$d/blocksize" && echo 1 > "$d/memory_backed" &&
-	       echo 0 > "$d/irqmode" && echo 2 > "$d/queue_mode" &&
-	       echo 2048 > "$d/max_sectors" && echo 1 > "$d/no_sched" &&
-	       echo 1 > "$d/power"; }; then
-		log "bench_disk: cannot make null_blk $name ($mib MiB, $lbs)"
-		rmdir "$d" 2> /dev/null
-		return 1
-	fi
-	echo "$name" >> "$_BENCH_DISK_REG"
-	udevadm settle 2> /dev/null
-	[ -b "/dev/$name" ] || { log "bench_disk: no /dev/$name"; return 1; }
+	nullb_new "$name" "$2" "${3:-4096}" 1 2048
+	r=$?
+	[ -d "$NULLB_CFS/$name" ] && echo "$name" >> "$_BENCH_DISK_REG"
+	return $r
 }
 
 bench_disk_remove()
